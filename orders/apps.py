@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+from django.core import checks
+from django.utils.translation import gettext_lazy as _
+
+
+class OrdersConfig(AppConfig):
+    name = "orders"
+    verbose_name = _("Orders")
+
+    def ready(self) -> None:
+        checks.register(check_platform_specs)
+
+
+def check_platform_specs(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Refuse a broken platform table at `manage.py check`, `migrate` and `runserver`."""
+    from importlib import import_module
+
+    from orders.machine import validate_spec
+    from orders.platforms import MODULES
+
+    errors = []
+    for name in MODULES:
+        spec = import_module(f"orders.platforms.{name}").SPEC
+        for problem in validate_spec(spec):
+            errors.append(
+                checks.Error(problem, obj=f"orders.platforms.{name}", id="orders.E001")
+            )
+    return errors

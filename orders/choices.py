@@ -1,0 +1,88 @@
+"""Vocabularies shared by the order domain: stages, overlays, actors, deadlines, roles."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Stage(models.TextChoices):
+    """The unified stage every native status maps to (PRODUCT.md O2)."""
+
+    UNPAID = "unpaid", _("待付款")
+    AWAITING_SHIPMENT = "awaiting_shipment", _("待发货")
+    SHIPPED = "shipped", _("已发货")
+    DELIVERED = "delivered", _("已签收")
+    COMPLETED = "completed", _("交易成功")
+    CLOSED = "closed", _("交易关闭")
+
+
+class Overlay(models.TextChoices):
+    """Badges and filters laid over the stage. Each is a boolean column on Order."""
+
+    SHIPPING_BLOCKED = "shipping_blocked", _("Not yet shippable")
+    CANCEL_REQUESTED = "cancel_requested", _("Cancel requested")
+    REFUND_OPEN = "refund_open", _("Refund open")
+    IN_DISPUTE = "in_dispute", _("In dispute")
+    FROZEN = "frozen", _("Frozen")
+    ON_HOLD = "on_hold", _("On hold")
+    DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+
+
+class ActorKind(models.TextChoices):
+    MEMBER = "member", _("Member")
+    API_CLIENT = "api_client", _("API client")
+    PLATFORM = "platform", _("Platform")
+    SYSTEM = "system", _("System job")
+
+
+class EventType(models.TextChoices):
+    CREATED = "created", _("Order created")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+    STATUS_CORRECTED = "status_corrected", _("Status corrected by the platform")
+    STATUS_CONFLICT = "status_conflict", _("Platform status conflicts with the order")
+    SYNCED = "synced", _("Updated from the platform")
+
+
+class DeadlineKind(models.TextChoices):
+    PAY_BY = "pay_by", _("Payment due")
+    PAY_REMINDER_FIRST = "pay_reminder_first", _("First payment reminder")
+    PAY_REMINDER_SECOND = "pay_reminder_second", _("Second payment reminder")
+    HOLD_UNTIL = "hold_until", _("Hold ends")
+    CONFIRM_AMOUNT_BY = "confirm_amount_by", _("Amount confirmation due")
+    SHIP_BY = "ship_by", _("Ship by")
+    SHIP_WARNING_EARLY = "ship_warning_early", _("Ship deadline warning (early)")
+    SHIP_WARNING_LATE = "ship_warning_late", _("Ship deadline warning (late)")
+    CANCEL_RESPONSE_BY = "cancel_response_by", _("Answer the cancel request by")
+    CONFIRM_BY = "confirm_by", _("Receipt auto-confirmed at")
+    COMPLETE_BY = "complete_by", _("Order completes at")
+    RELEASE_FUNDS_BY = "release_funds_by", _("Funds released at")
+
+
+class DeadlineState(models.TextChoices):
+    PENDING = "pending", _("Running")
+    MET = "met", _("Met")
+    EXPIRED = "expired", _("Expired")
+
+
+class Flag(models.TextChoices):
+    """Seller flag colours (Taobao ``seller_flag`` 1–5)."""
+
+    RED = "red", _("Red")
+    YELLOW = "yellow", _("Yellow")
+    GREEN = "green", _("Green")
+    BLUE = "blue", _("Blue")
+    PURPLE = "purple", _("Purple")
+
+
+class Channel(models.TextChoices):
+    ORGANIC_SEARCH = "organic_search", _("Organic search")
+    PAID_ADS = "paid_ads", _("Paid ads")
+    AFFILIATE = "affiliate", _("Affiliate")
+    LIVE_VIDEO = "live_video", _("Live / video")
+    OTHER = "other", _("Other")
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    OPERATOR = "operator", _("Operator")
+    CUSTOMER_SERVICE = "customer_service", _("Customer service")
+    WAREHOUSE = "warehouse", _("Warehouse")
