@@ -53,6 +53,8 @@ else:
 
 CELERY_BROKER_URL = TEST_REDIS_URL if REDIS_REACHABLE else "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Results are ignored in production; the worker tests read them back through Redis.
+CELERY_RESULT_BACKEND = TEST_REDIS_URL if REDIS_REACHABLE else None
 # Tasks are never run eagerly: tests call services directly, or a real worker consumes
 # the broker, so the serialisation boundary stays honest.
 CELERY_TASK_ALWAYS_EAGER = False
