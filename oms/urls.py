@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
+from django.views.generic import RedirectView
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -16,4 +17,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
+    # Until the seller dashboard lands (issue 5), the admin is the way in.
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

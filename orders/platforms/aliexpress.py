@@ -5,6 +5,7 @@ on ``end_reason``; ``IN_ISSUE`` and ``IN_FROZEN`` keep the stage of the status t
 interrupted and return to it. Order times are US Pacific strings (a per-platform setting).
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -181,6 +182,19 @@ def _money(value: Any) -> tuple[str, str]:
     return ("0", currency)
 
 
+def _variation(child: Mapping[str, Any]) -> str:
+    """``product_attributes`` is JSON: {"sku": [{"pName": "Color", "pValue": "Red"}, …]}."""
+    try:
+        attributes = json.loads(child.get("product_attributes") or "{}").get("sku", [])
+        text = ", ".join(
+            f"{a.get('pName')}: {a.get('selfDefineValue') or a.get('pValue')}"
+            for a in attributes
+        )
+    except (TypeError, ValueError, AttributeError):
+        text = ""
+    return text or child.get("product_attributes_text", "")
+
+
 def _children(order: Mapping[str, Any]) -> list[dict[str, Any]]:
     value = order.get("child_order_list") or []
     if isinstance(value, Mapping):  # {"global_aeop_tp_child_order_dto": [...]}
@@ -208,7 +222,7 @@ def parse_native(order: Mapping[str, Any]) -> dict[str, Any]:
                 "line_id": str(child.get("child_order_id", "")),
                 "sku": child.get("sku_code") or str(child.get("product_id", "")),
                 "title": child.get("product_name", ""),
-                "spec": child.get("product_attributes_text", ""),
+                "spec": _variation(child),
                 "quantity": int(child.get("product_count", 1)),
                 "unit_price": price,
                 "discount": "0",

@@ -8,8 +8,10 @@ by market: the UK holds paid orders for 1 h (ON_HOLD); TH and US give 24 h inste
 
 from collections import OrderedDict
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
+from oms.core.money import parse_amount
 from oms.core.timeutils import parse_unix
 from orders import guards as g
 from orders import permissions as p
@@ -161,6 +163,10 @@ DEADLINE_FIELDS = {
 }
 
 
+def _amount(value: Any) -> Decimal:
+    return parse_amount(value or "0")
+
+
 def parse_native(order: Mapping[str, Any]) -> dict[str, Any]:
     """A Get Order Detail (202309) order → the unified shape.
 
@@ -174,10 +180,16 @@ def parse_native(order: Mapping[str, Any]) -> dict[str, Any]:
         for d in address.get("district_info", [])
     }
     grouped: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    line_discounts = Decimal(0)
     for line in order.get("line_items", []):
         key = str(line.get("sku_id") or line.get("seller_sku") or line.get("id"))
+        discount = _amount(line.get("seller_discount")) + _amount(
+            line.get("platform_discount")
+        )
+        line_discounts += discount
         if key in grouped:
             grouped[key]["quantity"] += 1
+            grouped[key]["discount"] += discount
             continue
         grouped[key] = {
             "line_id": str(line.get("id", "")),
@@ -186,7 +198,7 @@ def parse_native(order: Mapping[str, Any]) -> dict[str, Any]:
             "spec": line.get("sku_name", ""),
             "quantity": 1,
             "unit_price": line.get("original_price") or line.get("sale_price", "0"),
-            "discount": line.get("seller_discount", "0"),
+            "discount": discount,
             "image_url": line.get("sku_image", ""),
             "native_status": line.get("display_status", ""),
             "refund_status": "",
@@ -223,7 +235,10 @@ def parse_native(order: Mapping[str, Any]) -> dict[str, Any]:
         "items": list(grouped.values()),
         "currency": payment.get("currency", ""),
         "shipping_fee": payment.get("shipping_fee", "0"),
-        "discount": payment.get("seller_discount", "0"),
+        # Order-level vouchers: what the payment's discounts hold beyond the lines' own.
+        "discount": _amount(payment.get("seller_discount"))
+        + _amount(payment.get("platform_discount"))
+        - line_discounts,
         "tax": payment.get("tax", "0"),
         "total": payment.get("total_amount", "0"),
         "buyer_message": order.get("buyer_message", ""),

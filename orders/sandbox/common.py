@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from random import Random
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+K = TypeVar("K")
 
 CHANNELS = ("organic_search", "paid_ads", "affiliate", "live_video", "other")
 
@@ -30,7 +32,8 @@ class SimulatedOrder:
 # --- randomness helpers -------------------------------------------------------------
 
 
-def weighted(rng: Random, weights: Mapping[str, float]) -> str:
+def weighted(rng: Random, weights: Mapping[K, float]) -> K:
+    """A key drawn with probability proportional to its weight (in insertion order)."""
     keys = list(weights)
     return rng.choices(keys, weights=[weights[k] for k in keys])[0]
 
@@ -166,9 +169,15 @@ def voucher(rng: Random, items_total: Decimal, currency: str, share: float) -> D
         return Decimal(0)
     best = Decimal(0)
     for threshold, amount in VOUCHERS:
-        if items_total >= quantize(Decimal(threshold) * RATES[currency], currency):
-            best = quantize(Decimal(amount) * RATES[currency], currency)
+        if items_total >= _round(Decimal(threshold) * RATES[currency], currency):
+            best = _round(Decimal(amount) * RATES[currency], currency)
     return best
+
+
+def _round(amount: Decimal, currency: str) -> Decimal:
+    """A round figure: whole units, or thousands for VND and IDR."""
+    step = Decimal(1000) if PLACES.get(currency, 2) == 0 else Decimal(1)
+    return quantize(max(step, (amount / step).quantize(Decimal(1)) * step), currency)
 
 
 # --- catalogue ----------------------------------------------------------------------
@@ -397,7 +406,15 @@ AE_COUNTRIES = {
            (("Seoul", "Seoul", "{n} Teheran-ro, Gangnam-gu", "06236"),
             ("Busan", "Busan", "{n} Haeundae-ro", "48094")), "+82"),
 }  # fmt: skip
-AE_COUNTRY_WEIGHTS = {"US": 25, "FR": 15, "ES": 15, "BR": 18, "RU": 12, "PL": 8, "KR": 7}
+AE_COUNTRY_WEIGHTS = {
+    "US": 25,
+    "FR": 15,
+    "ES": 15,
+    "BR": 18,
+    "RU": 12,
+    "PL": 8,
+    "KR": 7,
+}
 
 # TikTok Shop markets: currency, names, district levels (L1, L2, L3), street, postcode,
 # phone prefix.

@@ -297,7 +297,7 @@ def test_tiktok_unix_times_one_line_per_unit_and_the_cancel_alias():
         platform="tiktok", market="GB", timezone="Europe/London", currency="GBP"
     )
     line = {"id": "L1", "sku_id": "999", "seller_sku": "MUG-RED", "product_name": "Mug",
-            "sku_name": "Red", "original_price": "7.50", "sale_price": "7.50", "seller_discount": "0"}  # fmt: skip
+            "sku_name": "Red", "original_price": "8.00", "sale_price": "7.50", "seller_discount": "0.50"}  # fmt: skip
     payload = {
         "id": "576123456789012345",
         "status": "AWAITING_SHIPMENT",
@@ -306,7 +306,7 @@ def test_tiktok_unix_times_one_line_per_unit_and_the_cancel_alias():
         "paid_time": 1763600300,
         "shipping_due_time": 1763859500,
         "payment": {"currency": "GBP", "total_amount": "17.99", "shipping_fee": "2.99",
-                    "seller_discount": "0", "tax": "0"},
+                    "seller_discount": "1.00", "tax": "0"},
         "recipient_address": {"name": "Sam", "phone_number": "(+44)7700900123", "region_code": "GB",
                               "postal_code": "SW1A 1AA", "address_detail": "10 Downing St",
                               "district_info": [{"address_level": "L1", "address_name": "England"}]},
@@ -315,7 +315,10 @@ def test_tiktok_unix_times_one_line_per_unit_and_the_cancel_alias():
     order = ingest_native(shop=shop, payload=payload).order
 
     assert order.created_at == datetime.fromtimestamp(1763600000, tz=UTC)
-    assert order.items.get().quantity == 2
+    item = order.items.get()
+    assert (item.quantity, item.unit_price, item.discount) == (2, Decimal("8.00"), Decimal("1.00"))
+    assert order.discount == Decimal("0.00")  # the payment's discount is the lines' discounts
+    assert (order.items_total, order.total) == (Decimal("15.00"), Decimal("17.99"))
     assert order.deadlines.get(kind="ship_by").due_at == datetime.fromtimestamp(
         1763859500, tz=UTC
     )
