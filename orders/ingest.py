@@ -20,7 +20,7 @@ from oms.core.money import parse_amount
 from oms.core.timeutils import parse_iso
 from orders import effects
 from orders.choices import Channel, DeadlineKind, EventType, Flag, Stage
-from orders.machine import PlatformSpec, direct_transition, path_exists
+from orders.machine import RESUME, PlatformSpec, direct_transition, path_exists
 from orders.models import Order, OrderItem, Shop
 from orders.platforms import get_spec
 from orders.services import (
@@ -292,6 +292,7 @@ def _create(
     if data.cancel_requested is not None:
         order.cancel_requested = data.cancel_requested
     # The stage, overlays and any missing stage times follow from the status.
+    order.native_status = _interrupted_status(spec, data)
     enter_status(order, spec, data.native_status, data.end_reason, when)
     if order.stage not in (Stage.UNPAID, Stage.CLOSED) or data.times.get("paid_at"):
         order.paid_amount = order.total
@@ -310,6 +311,30 @@ def _create(
     )
     effects.schedule([event.pk])
     return IngestResult(order, "created", [event.pk])
+
+
+def _interrupted_status(spec: PlatformSpec, data: UnifiedOrder) -> str:
+    """For an order first seen in an interruption (AliExpress IN_ISSUE, IN_FROZEN …),
+    the status it most likely interrupted, judged by the times the platform sent; for
+    any other status, that status itself. It is where the order returns afterwards.
+    """
+    if not any(t.target == RESUME for t in spec.transitions_from(data.native_status)):
+        return data.native_status
+    times = data.times
+    implied = (
+        Stage.COMPLETED if "completed_at" in times
+        else Stage.SHIPPED if "shipped_at" in times or "delivered_at" in times
+        else Stage.AWAITING_SHIPMENT
+    )  # fmt: skip
+    into = {
+        source
+        for transition in spec.transitions
+        if transition.target == data.native_status
+        for source in transition.sources
+    }
+    sources = [code for code in spec.codes if code in into]  # life-cycle order
+    matching = [source for source in sources if spec.status(source).stage == implied]
+    return (matching or sources or [data.native_status])[-1]
 
 
 def _update(

@@ -316,8 +316,14 @@ def test_tiktok_unix_times_one_line_per_unit_and_the_cancel_alias():
 
     assert order.created_at == datetime.fromtimestamp(1763600000, tz=UTC)
     item = order.items.get()
-    assert (item.quantity, item.unit_price, item.discount) == (2, Decimal("8.00"), Decimal("1.00"))
-    assert order.discount == Decimal("0.00")  # the payment's discount is the lines' discounts
+    assert (item.quantity, item.unit_price, item.discount) == (
+        2,
+        Decimal("8.00"),
+        Decimal("1.00"),
+    )
+    assert order.discount == Decimal(
+        "0.00"
+    )  # the payment's discount is the lines' discounts
     assert (order.items_total, order.total) == (Decimal("15.00"), Decimal("17.99"))
     assert order.deadlines.get(kind="ship_by").due_at == datetime.fromtimestamp(
         1763859500, tz=UTC
@@ -335,3 +341,24 @@ def test_an_unknown_native_status_is_reported_not_mapped():
             shop=shop, payload={"id": "1", "status": "TELEPORTED", "create_time": 1}
         )
     assert not Order.objects.exists()
+
+
+def test_an_order_first_seen_in_a_dispute_returns_to_where_its_times_say_it_was():
+    from orders.services import Actor, apply_event
+
+    shop = ShopFactory(platform="aliexpress")
+    shipped = (timezone.now() - timedelta(days=3)).isoformat()
+    order = ingest_order(
+        shop=shop, payload=order_payload(shop, "IN_ISSUE", shipped_at=shipped)
+    ).order
+    assert (order.stage, order.resume_status, order.in_dispute) == (
+        Stage.SHIPPED, "WAIT_BUYER_ACCEPT_GOODS", True,
+    )  # fmt: skip
+
+    order = apply_event(order, "close_dispute", Actor.platform("aliexpress"))
+    assert order.native_status == "WAIT_BUYER_ACCEPT_GOODS"
+
+    unshipped = ingest_order(shop=shop, payload=order_payload(shop, "IN_FROZEN")).order
+    assert (unshipped.stage, unshipped.resume_status) == (
+        Stage.AWAITING_SHIPMENT, "WAIT_SELLER_SEND_GOODS",
+    )  # fmt: skip
