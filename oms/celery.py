@@ -6,7 +6,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings.base")
 
-app = Celery("oms")
+# DjangoTask adds delay_on_commit(): enqueue only once the transaction has committed.
+app = Celery("oms", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

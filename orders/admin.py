@@ -9,13 +9,16 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.choices import Overlay
 from orders.models import (
+    JobRun,
     Membership,
+    Notification,
     Order,
     OrderDeadline,
     OrderEvent,
     OrderItem,
     Organisation,
     Shop,
+    Violation,
 )
 
 
@@ -218,4 +221,45 @@ class OrderDeadlineAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("state", "kind", "source", "order__platform")
     search_fields = ("=order__platform_order_id",)
     list_select_related = ("order",)
+    show_full_result_count = False
+
+
+@admin.register(Violation)
+class ViolationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("occurred_at", "shop", "order", "kind", "deadline_kind")
+    list_filter = ("kind", "shop", "organisation")
+    search_fields = ("=order__platform_order_id", "shop__name")
+    list_select_related = ("shop", "order")
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "organisation",
+        "level",
+        "kind",
+        "title",
+        "read_at",
+        "emailed_at",
+    )
+    list_filter = ("level", "kind", "organisation")
+    search_fields = ("title", "=order__platform_order_id")
+    list_select_related = ("organisation",)
+    show_full_result_count = False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("started_at", "job", "status", "as_of", "finished_at", "counts")
+    list_filter = ("job", "status")
+    readonly_fields = (
+        "job",
+        "status",
+        "started_at",
+        "finished_at",
+        "as_of",
+        "counts",
+        "errors",
+    )
     show_full_result_count = False

@@ -40,6 +40,8 @@ class EventType(models.TextChoices):
     STATUS_CORRECTED = "status_corrected", _("Status corrected by the platform")
     STATUS_CONFLICT = "status_conflict", _("Platform status conflicts with the order")
     SYNCED = "synced", _("Updated from the platform")
+    DEADLINE_NOTICE = "deadline_notice", _("Deadline reminder or warning")
+    DEADLINE_MISSED = "deadline_missed", _("Deadline missed")
 
 
 class DeadlineKind(models.TextChoices):
@@ -47,7 +49,6 @@ class DeadlineKind(models.TextChoices):
     PAY_REMINDER_FIRST = "pay_reminder_first", _("First payment reminder")
     PAY_REMINDER_SECOND = "pay_reminder_second", _("Second payment reminder")
     HOLD_UNTIL = "hold_until", _("Hold ends")
-    CONFIRM_AMOUNT_BY = "confirm_amount_by", _("Amount confirmation due")
     SHIP_BY = "ship_by", _("Ship by")
     SHIP_WARNING_EARLY = "ship_warning_early", _("Ship deadline warning (early)")
     SHIP_WARNING_LATE = "ship_warning_late", _("Ship deadline warning (late)")
@@ -86,3 +87,15 @@ class Role(models.TextChoices):
     OPERATOR = "operator", _("Operator")
     CUSTOMER_SERVICE = "customer_service", _("Customer service")
     WAREHOUSE = "warehouse", _("Warehouse")
+
+
+class NotificationLevel(models.TextChoices):
+    INFO = "info", _("Info")
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
+
+
+class JobStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed (some items)")

@@ -20,6 +20,8 @@ from orders.choices import (
     DeadlineState,
     EventType,
     Flag,
+    JobStatus,
+    NotificationLevel,
     Overlay,
     Role,
     Stage,
@@ -34,6 +36,9 @@ class Organisation(models.Model):
 
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), unique=True)
+    email_ship_warnings = models.BooleanField(
+        _("email ship-deadline warnings to owners"), default=True
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -374,3 +379,94 @@ class OrderDeadline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.kind} {self.due_at:%Y-%m-%d %H:%M} {self.state}"
+
+
+class Violation(models.Model):
+    """A platform rule a shop broke (late shipment, sold but not shipped, …)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+"
+    )
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="violations")
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="violations"
+    )
+    kind = models.CharField(_("violation"), max_length=40)
+    deadline_kind = models.CharField(max_length=30, choices=DeadlineKind.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            # A deadline is missed once: a rerun of the sweep records nothing more.
+            models.UniqueConstraint(fields=["order", "kind"], name="violation_unique"),
+        ]
+        indexes = [
+            # A shop's violations, newest first.
+            models.Index(fields=["shop", "-occurred_at"], name="violation_shop_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop} {self.kind} {self.order}"
+
+
+class Notification(models.Model):
+    """An in-app notification for an organisation, or for one member of it."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="notifications"
+    )
+    membership = models.ForeignKey(
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    level = models.CharField(max_length=10, choices=NotificationLevel.choices)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The notification centre: an organisation's newest, and its unread ones.
+            models.Index(fields=["organisation", "-created_at"], name="notification_org_idx"),
+            models.Index(
+                fields=["organisation", "-created_at"], name="notification_unread_idx",
+                condition=Q(read_at__isnull=True),
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class JobRun(models.Model):
+    """One run of a periodic job: when, what it did, what went wrong."""
+
+    job = models.CharField(max_length=60)
+    started_at = models.DateTimeField(default=now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=JobStatus.choices, default=JobStatus.RUNNING
+    )
+    # What "now" the run used (differs from started_at when an operator passed --now).
+    as_of = models.DateTimeField()
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["job", "-started_at"], name="jobrun_job_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.started_at:%Y-%m-%d %H:%M:%S} {self.status}"

@@ -190,7 +190,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+# The one beat schedule, declared here (not in the database). Times are UTC.
+CELERY_BEAT_SCHEDULE = {
+    "deadlines": {
+        "task": "orders.run_job",
+        "schedule": float(os.environ.get("OMS_DEADLINE_SWEEP_SECONDS", "60")),
+        "args": ("deadlines",),
+        "options": {"expires": 55},  # a run that could not start in time is dropped
+    },
+}
 
 # --- Logging ------------------------------------------------------------------------
 
@@ -217,3 +225,4 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "oms@localhost")
 # Per-platform policy overrides, e.g. {"tiktok": {"pay_window": "24h"}}. A shop's own
 # overrides (Shop.policy_overrides) win over these; these win over each platform's table.
 OMS_PLATFORM_POLICY_OVERRIDES: dict[str, dict[str, str]] = {}
+OMS_JOB_RUN_RETENTION_DAYS = int(os.environ.get("OMS_JOB_RUN_RETENTION_DAYS", "30"))

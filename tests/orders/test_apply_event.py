@@ -1,10 +1,9 @@
 """The transition service: locking, versions, actors and roles, deadlines, side effects."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from oms.core.errors import (
     InvalidTransition,
@@ -18,6 +17,7 @@ from orders.models import Order
 from orders.services import Actor, apply_event
 from tests.conftest import requires_postgres
 from tests.factories import MembershipFactory, ShopFactory, make_order
+from tests.race import race
 
 pytestmark = pytest.mark.django_db
 
@@ -197,28 +197,6 @@ def test_an_aliexpress_dispute_keeps_the_stage_and_returns_where_it_was():
 
 
 # --- Concurrency (PostgreSQL) -------------------------------------------------------
-
-
-def race(*calls):
-    """Run each call in its own thread and connection, all starting at once."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
 
 
 @requires_postgres

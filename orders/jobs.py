@@ -1,0 +1,50 @@
+"""Periodic jobs: a registry by name, and a runner that records every run.
+
+Beat runs each job on its schedule (``CELERY_BEAT_SCHEDULE``); ``manage.py runjobs``
+runs them once, synchronously, for operators, cron and tests.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from orders.choices import JobStatus
+from orders.deadlines import process_due_deadlines
+from orders.models import JobRun
+
+logger = logging.getLogger(__name__)
+
+
+def _deadlines(now: datetime) -> tuple[dict, list]:
+    result = process_due_deadlines(now=now)
+    return result.counts(), result.errors
+
+
+JOBS: dict[str, Callable[[datetime], tuple[dict, list]]] = {
+    "deadlines": _deadlines,
+}
+
+
+def run_job(name: str, *, now: datetime | None = None) -> JobRun:
+    """Run job ``name`` once as of ``now`` and record the run (errors included)."""
+    if name not in JOBS:
+        raise KeyError(f"unknown job {name!r}; known: {', '.join(JOBS)}")
+    run = JobRun.objects.create(job=name, as_of=now or timezone.now())
+    try:
+        counts, errors = JOBS[name](run.as_of)
+    except Exception as exc:
+        logger.exception("job %s failed", name)
+        counts, errors = {}, [{"error": repr(exc)[:500]}]
+    run.counts, run.errors = counts, errors
+    run.status = JobStatus.FAILED if errors else JobStatus.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save(update_fields=["counts", "errors", "status", "finished_at"])
+    JobRun.objects.filter(
+        job=name,
+        started_at__lt=run.started_at
+        - timedelta(days=settings.OMS_JOB_RUN_RETENTION_DAYS),
+    ).delete()
+    return run
