@@ -20,9 +20,9 @@ from oms.core.timeutils import format_local
 from orders import effects
 from orders.choices import DeadlineKind as K
 from orders.choices import DeadlineState, EventType, NotificationLevel
-from orders.models import Order, OrderDeadline, Violation
-from orders.notifications import notify
-from orders.services import Actor, apply_event, record_event
+from orders.models import Notification, Order, OrderDeadline, OrderEvent, Violation
+from orders.notifications import email_notification
+from orders.services import Actor, apply_event_to_locked, new_event
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +67,14 @@ class SweepResult:
 
 
 def process_due_deadlines(
-    *, now: datetime | None = None, batch_size: int = 100, max_errors: int = 20
+    *, now: datetime | None = None, batch_size: int = 200, max_errors: int = 20
 ) -> SweepResult:
     """Handle every deadline due by ``now``; safe to run twice or in parallel.
 
-    Each order is handled in its own savepoint: an error leaves that order's deadlines
-    due for the next run, is recorded in the result, and does not stop the others
-    (the run gives up after ``max_errors``).
+    A batch is handled with bulk writes in a savepoint. If anything in it fails, the
+    batch is rolled back and redone order by order, so one bad order leaves only its
+    own deadlines due for the next run; its error is recorded and the run goes on
+    (giving up after ``max_errors``).
     """
     now = now or timezone.now()
     result = SweepResult()
@@ -92,133 +93,186 @@ def process_due_deadlines(
                 Order.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("shop")
                 .filter(pk__in=due)
-                .order_by("pk")
             )
             if not orders:
                 break
-            for order in orders:
-                try:
-                    with transaction.atomic():
-                        _expire_due(order, now, result)
-                except Exception as exc:
-                    logger.exception("deadline sweep failed for order %s", order.pk)
-                    failed.add(order.pk)
-                    result.errors.append(
-                        {"order_id": order.pk, "error": repr(exc)[:500]}
-                    )
+            orders.sort(key=lambda order: order.pk)
+            try:
+                with transaction.atomic():
+                    batch = SweepResult()
+                    _expire_batch(orders, now, batch)
+                _merge(result, batch)
+            except Exception:
+                logger.warning(
+                    "deadline batch failed; redoing it order by order", exc_info=True
+                )
+                for order in orders:
+                    try:
+                        with transaction.atomic():
+                            single = SweepResult()
+                            _expire_batch([order], now, single)
+                        _merge(result, single)
+                    except Exception as exc:
+                        logger.exception("deadline sweep failed for order %s", order.pk)
+                        failed.add(order.pk)
+                        result.errors.append(
+                            {"order_id": order.pk, "error": repr(exc)[:500]}
+                        )
     return result
 
 
-def _expire_due(order: Order, now: datetime, result: SweepResult) -> None:
-    """Handle the order's due deadlines, soonest first (the order is locked)."""
-    for _ in range(len(K.values) + 1):  # each pass resolves a row; this bounds the loop
-        row = (
-            order.deadlines.filter(state=DeadlineState.PENDING, due_at__lte=now)
-            .order_by("due_at", "id")
-            .first()
-        )
-        if row is None:
-            return
-        _expire(order, row, now, result)
-        order.refresh_from_db()
+def _merge(total: SweepResult, part: SweepResult) -> None:
+    for name in ("expired", "applied", "notices", "violations", "refused"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
 
 
-def _expire(
-    order: Order, row: OrderDeadline, now: datetime, result: SweepResult
-) -> None:
-    reason = REASONS.get(row.kind, row.kind)
+def _expire_batch(orders: list[Order], now: datetime, result: SweepResult) -> None:
+    """Handle the due deadlines of locked ``orders``, soonest first per order.
+
+    Works in rounds: each round takes every order's soonest due row, so an order's
+    later deadlines see the status its earlier ones left (a warning before the
+    deadline it warns of; nothing after a cancellation).
+    """
+    by_id = {order.pk: order for order in orders}
     actor = Actor.system(JOB)
-    if row.on_expiry:
-        try:
-            apply_event(
-                order.pk,
-                row.on_expiry,
-                actor,
-                reason=reason,
-                now=now,
-                deadline=row.kind,
-            )
-            result.applied += 1
-        except InvalidTransition as refused:
-            # The order moved on in a way the table did not foresee; nothing to apply.
-            logger.warning(
-                "deadline %s of order %s: %s", row.kind, order.pk, refused.details
-            )
-            result.refused += 1
-            _mark_expired(row, now)
+    for _ in range(len(K.values) + 1):  # each round resolves a row per order
+        firsts: dict[int, OrderDeadline] = {}
+        for row in OrderDeadline.objects.filter(
+            order_id__in=by_id, state=DeadlineState.PENDING, due_at__lte=now
+        ).order_by("due_at", "id"):
+            firsts.setdefault(row.order_id, row)
+        if not firsts:
             return
-    else:
-        event = record_event(
-            order,
-            EventType.DEADLINE_MISSED if row.violation else EventType.DEADLINE_NOTICE,
-            actor,
-            action=row.kind,
-            from_status=order.native_status,
-            to_status=order.native_status,
-            reason=reason,
-            data={"due_at": row.due_at.isoformat(), "violation": row.violation},
-            now=now,
-        )
-        effects.schedule([event.pk])
-        if not row.violation:
-            result.notices += 1
-    if row.violation:
-        _, created = Violation.objects.get_or_create(
-            order=order,
-            kind=row.violation,
-            defaults={
-                "organisation_id": order.organisation_id,
-                "shop_id": order.shop_id,
-                "deadline_kind": row.kind,
-                "occurred_at": row.due_at,
-            },
-        )
-        result.violations += int(created)
-    _notify(order, row, reason)
-    _mark_expired(row, now)
-    result.expired += 1
+        handled: list[OrderDeadline] = []
+        # Expiry actions, grouped so each group is one bulk transition.
+        groups: dict[tuple[str, str], list[OrderDeadline]] = {}
+        for row in firsts.values():
+            if row.on_expiry:
+                groups.setdefault((row.on_expiry, row.kind), []).append(row)
+        for (action, kind), rows in groups.items():
+            outcomes = apply_event_to_locked(
+                [by_id[row.order_id] for row in rows],
+                action,
+                actor,
+                reason=REASONS.get(kind, kind),
+                now=now,
+                data={"deadline": kind},
+            )
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if isinstance(outcome, InvalidTransition):
+                    # The order moved on in a way the table did not foresee.
+                    logger.warning(
+                        "deadline %s of order %s: %s",
+                        kind,
+                        row.order_id,
+                        outcome.details,
+                    )
+                    result.refused += 1
+                    _mark_expired([row], now)
+                elif isinstance(outcome, Exception):
+                    raise outcome
+                else:
+                    result.applied += 1
+                    handled.append(row)
+        # Reminders, warnings and missed deadlines without an action: a timeline event.
+        events = []
+        for row in firsts.values():
+            if row.on_expiry:
+                continue
+            order = by_id[row.order_id]
+            events.append(
+                new_event(
+                    order,
+                    EventType.DEADLINE_MISSED
+                    if row.violation
+                    else EventType.DEADLINE_NOTICE,
+                    actor,
+                    now=now,
+                    action=row.kind,
+                    from_status=order.native_status,
+                    to_status=order.native_status,
+                    reason=REASONS.get(row.kind, row.kind),
+                    data={"due_at": row.due_at.isoformat(), "violation": row.violation},
+                )
+            )
+            result.notices += int(not row.violation)
+            handled.append(row)
+        if events:
+            OrderEvent.objects.bulk_create(events)
+            effects.schedule([event.pk for event in events])
+        violations = [
+            Violation(
+                organisation_id=by_id[row.order_id].organisation_id,
+                shop_id=by_id[row.order_id].shop_id,
+                order_id=row.order_id,
+                kind=row.violation,
+                deadline_kind=row.kind,
+                occurred_at=row.due_at,
+            )
+            for row in handled
+            if row.violation
+        ]
+        if violations:
+            Violation.objects.bulk_create(violations, ignore_conflicts=True)
+            result.violations += len(violations)
+        _notify(by_id, handled)
+        _mark_expired(handled, now)
+        result.expired += len(handled)
 
 
-def _mark_expired(row: OrderDeadline, now: datetime) -> None:
-    # Only if the transition did not re-open this kind with a new due time.
-    OrderDeadline.objects.filter(pk=row.pk, due_at=row.due_at).update(
+def _mark_expired(rows: list[OrderDeadline], now: datetime) -> None:
+    """Expire the rows, except any a transition re-opened with a new due time."""
+    if not rows:
+        return
+    due = {row.pk: row.due_at for row in rows}
+    current = OrderDeadline.objects.filter(pk__in=due).values_list("pk", "due_at")
+    ids = [pk for pk, due_at in current if due_at == due[pk]]
+    OrderDeadline.objects.filter(pk__in=ids).update(
         state=DeadlineState.EXPIRED, resolved_at=now
     )
 
 
-def _notify(order: Order, row: OrderDeadline, reason: str) -> None:
-    shop = order.shop
-    local_due = format_local(row.due_at, shop.timezone)
-    if row.kind in WARNINGS:
-        ship_by = (
-            order.deadlines.filter(kind=K.SHIP_BY)
-            .values_list("due_at", flat=True)
-            .first()
+def _notify(by_id: dict[int, Order], rows: list[OrderDeadline]) -> None:
+    warned = [row.order_id for row in rows if row.kind in WARNINGS]
+    ship_by = dict(
+        OrderDeadline.objects.filter(order_id__in=warned, kind=K.SHIP_BY).values_list(
+            "order_id", "due_at"
         )
-        when = format_local(ship_by, shop.timezone) if ship_by else local_due
-        title = (
-            f"{shop.name} {order.platform_order_id}: ship by {when} ({shop.timezone})"
+    ) if warned else {}  # fmt: skip
+    notifications = []
+    for row in rows:
+        order = by_id[row.order_id]
+        shop = order.shop
+        reason = REASONS.get(row.kind, row.kind)
+        local_due = format_local(row.due_at, shop.timezone)
+        if row.kind in WARNINGS:
+            when = format_local(ship_by.get(order.pk, row.due_at), shop.timezone)
+            title = f"{shop.name} {order.platform_order_id}: ship by {when} ({shop.timezone})"
+            level = NotificationLevel.WARNING
+        else:
+            title = f"{shop.name} {order.platform_order_id}: {reason}"
+            consequential = row.violation or row.kind in CONSEQUENCES
+            level = (
+                NotificationLevel.CRITICAL if consequential else NotificationLevel.INFO
+            )
+        body = f"{reason}. Deadline {local_due} ({shop.timezone}). Status now: {order.native_status}."
+        if row.violation:
+            body += f" Violation recorded against the shop: {row.violation}."
+        notifications.append(
+            Notification(
+                organisation_id=order.organisation_id,
+                order=order,
+                kind=row.kind,
+                level=level,
+                title=title[:300],
+                body=body,
+            )
         )
-        level = NotificationLevel.WARNING
-    else:
-        title = f"{shop.name} {order.platform_order_id}: {reason}"
-        level = (
-            NotificationLevel.CRITICAL
-            if row.violation or row.kind in CONSEQUENCES
-            else NotificationLevel.INFO
-        )
-    body = f"{reason}. Deadline {local_due} ({shop.timezone}). Order status now: {order.native_status}."
-    if row.violation:
-        body += f" Violation recorded against the shop: {row.violation}."
-    notify(
-        organisation=order.organisation_id,
-        kind=row.kind,
-        title=title,
-        body=body,
-        level=level,
-        order=order,
-        email_owners=row.kind in WARNINGS,
-    )
+    if notifications:
+        created = Notification.objects.bulk_create(notifications)
+        emails = [n.pk for n in created if n.kind in WARNINGS]
+        if emails:
+            transaction.on_commit(lambda: [email_notification(pk) for pk in emails])
 
 
 def running_deadlines(order: Order) -> list[dict[str, Any]]:

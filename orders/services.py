@@ -6,7 +6,7 @@ applies it, recomputes stage, overlays and deadlines, bumps the version, appends
 (``orders.ingest``) uses the same building blocks.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from oms.core.errors import NotFound, PermissionDenied, VersionConflict
+from oms.core.db import bulk_update
+from oms.core.errors import NotFound, OmsError, PermissionDenied, VersionConflict
 from oms.core.timeutils import parse_iso
 from orders import effects
 from orders.choices import ActorKind, DeadlineState, EventType, Stage
@@ -106,40 +107,97 @@ def apply_event(
     nothing changes.
     """
     order_id = order.pk if isinstance(order, Order) else order
-    now = now or timezone.now()
     with transaction.atomic():
         locked = lock_order(order_id)
-        _check_scope(locked, actor)
-        if expected_version is not None and locked.version != expected_version:
-            raise VersionConflict(
-                current_version=locked.version, your_version=expected_version
-            )
-        spec = get_spec(locked.platform)
-        policy = policy_for(locked.shop, spec)
-        transition = plan(
-            spec, locked, event, actor.kind, {"reason": reason, **data}, policy
+        versions = (
+            {locked.pk: expected_version} if expected_version is not None else None
         )
-        _check_permission(actor, transition.permission, event)
-        from_status, from_stage = locked.native_status, locked.stage
-        enter_status(
-            locked, spec, transition.target_for(locked), transition.end_reason, now
+        (outcome,) = apply_event_to_locked(
+            [locked], event, actor, reason=reason, now=now, data=data, versions=versions
         )
-        sync_deadlines(locked, spec, policy, now)
-        locked.version += 1
-        locked.save()
-        record = record_event(
-            locked,
-            EventType.STATUS_CHANGED,
-            actor,
-            action=event,
-            from_status=from_status,
-            to_status=locked.native_status,
-            reason=reason,
-            data={"stage": [from_stage, locked.stage], **_jsonable(data)},
-            now=now,
-        )
-        effects.schedule([record.pk])
+        if isinstance(outcome, OmsError):
+            raise outcome
     return locked
+
+
+# The columns a transition can change (bulk updates write exactly these).
+STATE_FIELDS = [
+    "native_status", "stage", "end_reason", "resume_status", "status_changed_at",
+    "shipping_blocked", "cancel_requested", "refund_open", "in_dispute", "frozen",
+    "on_hold", "delivery_failed", "paid_at", "shipped_at", "delivered_at", "completed_at",
+    "closed_at", "next_deadline_at", "next_deadline_kind", "version", "updated_at",
+]  # fmt: skip
+
+
+def apply_event_to_locked(
+    orders: Sequence[Order],
+    event: str,
+    actor: Actor,
+    *,
+    reason: str = "",
+    now: datetime | None = None,
+    data: Mapping[str, Any] | None = None,
+    versions: Mapping[int, int] | None = None,
+) -> list[Order | OmsError]:
+    """Apply one event to many orders the caller has locked, with one query per write.
+
+    Returns, for each order in turn, the changed order or the error that refused it;
+    refused orders are left untouched. Batch actions and the deadline sweep use this;
+    ``apply_event`` is the one-order case.
+    """
+    now = now or timezone.now()
+    data = dict(data or {})
+    allowed_shops = _allowed_shops(actor)
+    policies: dict[int, dict] = {}
+    outcomes: list[Order | OmsError] = []
+    changed: list[tuple[Order, PlatformSpec, Mapping]] = []
+    events: list[OrderEvent] = []
+    for order in orders:
+        try:
+            _check_scope(order, actor, allowed_shops)
+            expected = (versions or {}).get(order.pk)
+            if expected is not None and order.version != expected:
+                raise VersionConflict(
+                    current_version=order.version, your_version=expected
+                )
+            spec = get_spec(order.platform)
+            if order.shop_id not in policies:
+                policies[order.shop_id] = policy_for(order.shop, spec)
+            policy = policies[order.shop_id]
+            transition = plan(
+                spec, order, event, actor.kind, {"reason": reason, **data}, policy
+            )
+            _check_permission(actor, transition.permission, event)
+        except OmsError as exc:
+            outcomes.append(exc)
+            continue
+        from_status, from_stage = order.native_status, order.stage
+        enter_status(
+            order, spec, transition.target_for(order), transition.end_reason, now
+        )
+        order.version += 1
+        order.updated_at = now
+        changed.append((order, spec, policy))
+        events.append(
+            new_event(
+                order,
+                EventType.STATUS_CHANGED,
+                actor,
+                now=now,
+                action=event,
+                from_status=from_status,
+                to_status=order.native_status,
+                reason=reason,
+                data={"stage": [from_stage, order.stage], **_jsonable(data)},
+            )
+        )
+        outcomes.append(order)
+    if changed:
+        sync_deadlines_many(changed, now)
+        bulk_update([order for order, _, _ in changed], STATE_FIELDS)
+        OrderEvent.objects.bulk_create(events)
+        effects.schedule([event.pk for event in events])
+    return outcomes
 
 
 def _check_permission(actor: Actor, permission: str | None, event: str) -> None:
@@ -151,17 +209,23 @@ def _check_permission(actor: Actor, permission: str | None, event: str) -> None:
         )
 
 
-def _check_scope(order: Order, actor: Actor) -> None:
+def _allowed_shops(actor: Actor) -> frozenset[int] | None:
+    """The shops an actor is limited to (None: all of its organisation's)."""
+    if actor.membership is not None:
+        allowed = actor.membership.allowed_shop_ids()
+        return frozenset(allowed) if allowed is not None else None
+    return actor.shop_ids
+
+
+def _check_scope(
+    order: Order, actor: Actor, allowed_shops: frozenset[int] | None
+) -> None:
     """Members and API clients reach only their organisation's orders (and shops)."""
     if actor.kind in (ActorKind.PLATFORM, ActorKind.SYSTEM):
         return
     if actor.organisation_id != order.organisation_id:
         raise NotFound("No such order.", order_id=order.pk)
-    shop_ids = actor.shop_ids
-    if actor.membership is not None:
-        allowed = actor.membership.allowed_shop_ids()
-        shop_ids = frozenset(allowed) if allowed is not None else None
-    if shop_ids is not None and order.shop_id not in shop_ids:
+    if allowed_shops is not None and order.shop_id not in allowed_shops:
         raise NotFound("No such order.", order_id=order.pk)
 
 
@@ -200,55 +264,76 @@ def enter_status(
 def sync_deadlines(
     order: Order, spec: PlatformSpec, policy: Mapping, now: datetime
 ) -> None:
-    """Make the order's deadline rows match what its status declares.
+    """``sync_deadlines_many`` for one order."""
+    sync_deadlines_many([(order, spec, policy)], now)
+
+
+def sync_deadlines_many(
+    items: Sequence[tuple[Order, PlatformSpec, Mapping]], now: datetime
+) -> None:
+    """Make each order's deadline rows match what its status declares (bulk writes).
 
     Deadlines the status no longer declares are resolved (met, or expired when already
     past due); declared ones are opened or moved. A row the job already expired keeps
     its state while its due time is unchanged, so a deadline never fires twice. Sets
-    ``next_deadline_at``/``kind`` on the order; the caller saves it.
+    ``next_deadline_at``/``kind`` on each order; the caller saves the orders.
     """
-    platform_deadlines = {
-        kind: parse_iso(value, field=f"deadlines.{kind}")
-        for kind, value in (order.platform_deadlines or {}).items()
-    }
-    planned = deadlines_for(spec, order, policy, platform_deadlines)
-    existing = {row.kind: row for row in order.deadlines.all()} if order.pk else {}
-    to_create, to_update = [], []
-    for kind, row in existing.items():
-        if row.state == DeadlineState.PENDING and kind not in planned:
-            row.state = (
-                DeadlineState.MET if now <= row.due_at else DeadlineState.EXPIRED
-            )
-            row.resolved_at = now
-            to_update.append(row)
-    for kind, item in planned.items():
-        row = existing.get(kind)
-        values = {
-            "due_at": item.due_at,
-            "on_expiry": item.due.on_expiry,
-            "violation": item.due.violation,
-            "source": item.source,
+    saved_ids = [order.pk for order, _, _ in items if order.pk]
+    existing: dict[int, dict[str, OrderDeadline]] = {}
+    for row in (
+        OrderDeadline.objects.filter(order_id__in=saved_ids) if saved_ids else ()
+    ):
+        existing.setdefault(row.order_id, {})[row.kind] = row
+    to_create: list[OrderDeadline] = []
+    to_update: list[OrderDeadline] = []
+    for order, spec, policy in items:
+        platform_deadlines = {
+            kind: parse_iso(value, field=f"deadlines.{kind}")
+            for kind, value in (order.platform_deadlines or {}).items()
         }
-        if row is None:
-            to_create.append(
-                OrderDeadline(order=order, kind=kind, started_at=now, **values)
+        planned = deadlines_for(spec, order, policy, platform_deadlines)
+        rows = existing.get(order.pk, {})
+        for kind, row in rows.items():
+            if row.state == DeadlineState.PENDING and kind not in planned:
+                row.state = (
+                    DeadlineState.MET if now <= row.due_at else DeadlineState.EXPIRED
+                )
+                row.resolved_at = now
+                to_update.append(row)
+        for kind, item in planned.items():
+            row = rows.get(kind)
+            values = {
+                "due_at": item.due_at,
+                "on_expiry": item.due.on_expiry,
+                "violation": item.due.violation,
+                "source": item.source,
+            }
+            if row is None:
+                to_create.append(
+                    OrderDeadline(order=order, kind=kind, started_at=now, **values)
+                )
+                continue
+            unchanged = all(
+                getattr(row, name) == value for name, value in values.items()
             )
-            continue
-        unchanged = all(getattr(row, name) == value for name, value in values.items())
-        if row.state == DeadlineState.PENDING and unchanged:
-            continue
-        if row.state == DeadlineState.EXPIRED and row.due_at == item.due_at:
-            continue
-        if row.state != DeadlineState.PENDING:
-            row.started_at = now
-        for name, value in values.items():
-            setattr(row, name, value)
-        row.state, row.resolved_at = DeadlineState.PENDING, None
-        to_update.append(row)
+            if row.state == DeadlineState.PENDING and unchanged:
+                continue
+            if row.state == DeadlineState.EXPIRED and row.due_at == item.due_at:
+                continue
+            if row.state != DeadlineState.PENDING:
+                row.started_at = now
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.state, row.resolved_at = DeadlineState.PENDING, None
+            to_update.append(row)
+        consequential = [item for item in planned.values() if not item.due.is_notice]
+        soonest = min(consequential, key=lambda item: item.due_at, default=None)
+        order.next_deadline_at = soonest.due_at if soonest else None
+        order.next_deadline_kind = soonest.due.kind if soonest else ""
     if to_create:
         OrderDeadline.objects.bulk_create(to_create)
     if to_update:
-        OrderDeadline.objects.bulk_update(
+        bulk_update(
             to_update,
             [
                 "due_at",
@@ -260,10 +345,6 @@ def sync_deadlines(
                 "resolved_at",
             ],
         )
-    consequential = [item for item in planned.values() if not item.due.is_notice]
-    soonest = min(consequential, key=lambda item: item.due_at, default=None)
-    order.next_deadline_at = soonest.due_at if soonest else None
-    order.next_deadline_kind = soonest.due.kind if soonest else ""
 
 
 def record_event(
@@ -275,7 +356,21 @@ def record_event(
     **fields: Any,
 ) -> OrderEvent:
     """Append one entry to the order's timeline."""
-    return OrderEvent.objects.create(
+    event = new_event(order, type, actor, now=now, **fields)
+    event.save()
+    return event
+
+
+def new_event(
+    order: Order,
+    type: EventType,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+    **fields: Any,
+) -> OrderEvent:
+    """An unsaved timeline entry (for ``bulk_create``)."""
+    return OrderEvent(
         order=order,
         created_at=now or timezone.now(),
         type=type,

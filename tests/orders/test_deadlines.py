@@ -223,15 +223,15 @@ def test_a_sweep_failing_part_way_keeps_what_it_did_and_the_next_run_finishes(
     orders = overdue_unpaid(5)
     import orders.deadlines as deadlines
 
-    real_apply, calls = deadlines.apply_event, []
+    real_apply, done = deadlines.apply_event_to_locked, []
 
-    def failing_apply(*args, **kwargs):
-        calls.append(args)
-        if len(calls) > 2:
+    def failing_apply(orders, *args, **kwargs):
+        if len(done) + len(orders) > 2:
             raise RuntimeError("injected failure")
-        return real_apply(*args, **kwargs)
+        done.extend(orders)
+        return real_apply(orders, *args, **kwargs)
 
-    monkeypatch.setattr(deadlines, "apply_event", failing_apply)
+    monkeypatch.setattr(deadlines, "apply_event_to_locked", failing_apply)
     later = T0 + timedelta(days=3)
 
     # when the job runs
@@ -246,7 +246,7 @@ def test_a_sweep_failing_part_way_keeps_what_it_did_and_the_next_run_finishes(
     assert "injected failure" in run.errors[0]["error"]
 
     # when the next run has no failure, it finishes them
-    monkeypatch.setattr(deadlines, "apply_event", real_apply)
+    monkeypatch.setattr(deadlines, "apply_event_to_locked", real_apply)
     run = run_job("deadlines", now=later)
     assert run.status == JobStatus.SUCCEEDED
     assert {Order.objects.get(pk=o.pk).native_status for o in orders} == {"CANCELLED"}
