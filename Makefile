@@ -12,7 +12,7 @@ RUFF := $(VENV)/bin/ruff
 STAMP := $(VENV)/.installed
 P ?=
 
-.PHONY: help install run test lint check migrate seed worker beat shell describe-platform bench clean
+.PHONY: help install run test lint check migrate seed worker beat shell describe-platform bench-sweep clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_.-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -62,8 +62,8 @@ describe-platform: install ## Describe a platform: make describe-platform P=code
 	@test -n "$(P)" || { echo "usage: make describe-platform P=<platform code>" >&2; exit 2; }
 	$(PYTHON) manage.py describe_platform $(P)
 
-bench: install ## Run benchmarks (bench/run.py) if present
-	@if [ -f bench/run.py ]; then $(PYTHON) bench/run.py; else echo "bench/run.py not found; nothing to run"; fi
+bench-sweep: install ## Deadline sweep at 1,000,000 orders on PostgreSQL (ARGS="--orders 100000")
+	$(PYTHON) bench/sweep.py $(ARGS)
 
 clean: ## Remove the venv, caches and runtime state (var/)
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis artifacts staticfiles

@@ -85,6 +85,7 @@ def main() -> None:
         Order.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("shop")
         .filter(pk__in=due)
+        .order_by()
     )
     with transaction.atomic(), connection.cursor() as cursor:
         sql, params = select.query.sql_with_params()

@@ -93,6 +93,7 @@ def process_due_deadlines(
                 Order.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("shop")
                 .filter(pk__in=due)
+                .order_by()  # sorted below; no ORDER BY in the locking query
             )
             if not orders:
                 break
