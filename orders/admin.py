@@ -57,8 +57,18 @@ class OrganisationAdmin(admin.ModelAdmin):
     inlines = (ShopInline, MembershipInline)
 
 
+class ViolationInline(ReadOnlyMixin, admin.TabularInline):
+    model = Violation
+    fields = ("occurred_at", "kind", "deadline_kind", "order")
+    readonly_fields = fields
+    ordering = ("-occurred_at",)
+    extra = 0
+    max_num = 50
+
+
 @admin.register(Shop)
 class ShopAdmin(admin.ModelAdmin):
+    inlines = (ViolationInline,)
     list_display = (
         "name",
         "organisation",

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from orders.choices import JobStatus
+from orders.choices import JobStatus, NotificationLevel
 from orders.deadlines import process_due_deadlines
-from orders.models import JobRun
+from orders.models import JobRun, Order
+from orders.notifications import notify
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +43,29 @@ def run_job(name: str, *, now: datetime | None = None) -> JobRun:
     run.status = JobStatus.FAILED if errors else JobStatus.SUCCEEDED
     run.finished_at = timezone.now()
     run.save(update_fields=["counts", "errors", "status", "finished_at"])
+    _notify_failures(run)
     JobRun.objects.filter(
         job=name,
         started_at__lt=run.started_at
         - timedelta(days=settings.OMS_JOB_RUN_RETENTION_DAYS),
     ).delete()
     return run
+
+
+def _notify_failures(run: JobRun) -> None:
+    """Tell each organisation which of its orders the job could not handle."""
+    failed = {
+        error["order_id"]: error["error"] for error in run.errors if "order_id" in error
+    }
+    if not failed:
+        return
+    for order in Order.objects.filter(pk__in=failed).select_related("shop"):
+        notify(
+            organisation=order.organisation_id,
+            order=order,
+            kind=f"job_failed:{run.job}",
+            level=NotificationLevel.CRITICAL,
+            title=f"{order.shop.name} {order.platform_order_id}: the {run.job} job could not "
+            "handle this order; it will retry",
+            body=failed[order.pk],
+        )

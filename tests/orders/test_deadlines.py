@@ -244,6 +244,12 @@ def test_a_sweep_failing_part_way_keeps_what_it_did_and_the_next_run_finishes(
     assert run.status == JobStatus.FAILED
     assert len(run.errors) == 3
     assert "injected failure" in run.errors[0]["error"]
+    assert (
+        Notification.objects.filter(
+            kind="job_failed:deadlines", level="critical"
+        ).count()
+        == 3
+    )
 
     # when the next run has no failure, it finishes them
     monkeypatch.setattr(deadlines, "apply_event_to_locked", real_apply)
