@@ -40,6 +40,11 @@ class EventType(models.TextChoices):
     STATUS_CORRECTED = "status_corrected", _("Status corrected by the platform")
     STATUS_CONFLICT = "status_conflict", _("Platform status conflicts with the order")
     SYNCED = "synced", _("Updated from the platform")
+    MEMO_CHANGED = "memo_changed", _("Memo or flag changed")
+    PRICE_ADJUSTED = "price_adjusted", _("Price adjusted")
+    ADDRESS_CHANGED = "address_changed", _("Address changed")
+    HELD = "held", _("Put on hold")
+    RELEASED = "released", _("Released from hold")
     DEADLINE_NOTICE = "deadline_notice", _("Deadline reminder or warning")
     DEADLINE_MISSED = "deadline_missed", _("Deadline missed")
 

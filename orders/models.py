@@ -63,6 +63,9 @@ class Shop(models.Model):
     )
     timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    # Platform app credentials, to verify the platform's signed pushes (webhooks).
+    app_key = models.CharField(_("app key"), max_length=128, blank=True)
+    app_secret = models.CharField(_("app secret"), max_length=128, blank=True)
     policy_overrides = models.JSONField(
         _("policy overrides"), default=dict, blank=True,
         help_text=_('Durations by policy key, e.g. {"ship_window": "36h"}'),

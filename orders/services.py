@@ -147,14 +147,14 @@ def apply_event_to_locked(
     """
     now = now or timezone.now()
     data = dict(data or {})
-    allowed_shops = _allowed_shops(actor)
+    allowed_shops = allowed_shops_for(actor)
     policies: dict[int, dict] = {}
     outcomes: list[Order | OmsError] = []
     changed: list[tuple[Order, PlatformSpec, Mapping]] = []
     events: list[OrderEvent] = []
     for order in orders:
         try:
-            _check_scope(order, actor, allowed_shops)
+            check_scope(order, actor, allowed_shops)
             expected = (versions or {}).get(order.pk)
             if expected is not None and order.version != expected:
                 raise VersionConflict(
@@ -167,7 +167,7 @@ def apply_event_to_locked(
             transition = plan(
                 spec, order, event, actor.kind, {"reason": reason, **data}, policy
             )
-            _check_permission(actor, transition.permission, event)
+            check_permission(actor, transition.permission, event)
         except OmsError as exc:
             outcomes.append(exc)
             continue
@@ -200,7 +200,7 @@ def apply_event_to_locked(
     return outcomes
 
 
-def _check_permission(actor: Actor, permission: str | None, event: str) -> None:
+def check_permission(actor: Actor, permission: str | None, event: str) -> None:
     if actor.membership is None or not permission:
         return
     if not role_allows(actor.membership.role, permission):
@@ -209,7 +209,7 @@ def _check_permission(actor: Actor, permission: str | None, event: str) -> None:
         )
 
 
-def _allowed_shops(actor: Actor) -> frozenset[int] | None:
+def allowed_shops_for(actor: Actor) -> frozenset[int] | None:
     """The shops an actor is limited to (None: all of its organisation's)."""
     if actor.membership is not None:
         allowed = actor.membership.allowed_shop_ids()
@@ -217,7 +217,7 @@ def _allowed_shops(actor: Actor) -> frozenset[int] | None:
     return actor.shop_ids
 
 
-def _check_scope(
+def check_scope(
     order: Order, actor: Actor, allowed_shops: frozenset[int] | None
 ) -> None:
     """Members and API clients reach only their organisation's orders (and shops)."""

@@ -53,10 +53,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
     "orders",
     "logistics",
     "aftersales",
     "analytics",
+    "integrations",
 ]
 
 MIDDLEWARE = [

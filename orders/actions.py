@@ -1,0 +1,299 @@
+"""Seller actions that are not platform status changes: memo and flag, price, address,
+hold and release. Each is one function over locked orders, like ``apply_event``:
+checked against the actor's organisation, shops and role, refused with a clear error
+when the order's state does not allow it, bulk-written, and put on the timeline.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from oms.core.db import bulk_update
+from oms.core.errors import (
+    InvalidTransition,
+    OmsError,
+    ValidationFailed,
+    VersionConflict,
+)
+from oms.core.money import parse_amount
+from orders import effects
+from orders import permissions as p
+from orders.choices import EventType, Flag, Stage
+from orders.models import Order, OrderEvent
+from orders.platforms import get_spec
+from orders.services import (
+    Actor,
+    allowed_shops_for,
+    check_permission,
+    check_scope,
+    lock_order,
+    new_event,
+)
+
+ADDRESS_FIELDS = ("country", "province", "city", "district", "street", "postcode")
+MAX_MEMO = 2000
+
+
+@dataclass(frozen=True)
+class SellerAction:
+    permission: str
+    event_type: EventType
+    # Validates input once for the whole batch; returns the cleaned data.
+    clean: Callable[[Mapping[str, Any]], dict[str, Any]]
+    # Changes one order in memory; returns (fields written, event data), or raises.
+    apply: Callable[[Order, dict[str, Any]], tuple[list[str], dict[str, Any]]]
+
+
+def _refuse(order: Order, action: str, reason: str, message: str) -> InvalidTransition:
+    return InvalidTransition(
+        message, status=order.native_status, action=action, reason=reason
+    )
+
+
+# --- memo and flag ------------------------------------------------------------------
+
+
+def _clean_memo(data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "memo" in data:
+        memo = str(data["memo"] or "")
+        if len(memo) > MAX_MEMO:
+            raise ValidationFailed(fields={"memo": f"at most {MAX_MEMO} characters"})
+        out["memo"] = memo
+    if "flag" in data:
+        flag = data["flag"] or ""
+        if flag and flag not in Flag.values:
+            raise ValidationFailed(fields={"flag": "one of " + ", ".join(Flag.values)})
+        out["flag"] = flag
+    if not out:
+        raise ValidationFailed(
+            "Send a memo, a flag, or both.", fields={"memo": "required"}
+        )
+    return out
+
+
+def _apply_memo(order: Order, data: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    changes = {}
+    if "memo" in data and data["memo"] != order.seller_memo:
+        changes["memo"] = [order.seller_memo, data["memo"]]
+        order.seller_memo = data["memo"]
+    if "flag" in data and data["flag"] != order.flag:
+        changes["flag"] = [order.flag, data["flag"]]
+        order.flag = data["flag"]
+    fields = [{"memo": "seller_memo", "flag": "flag"}[name] for name in changes]
+    return fields, changes
+
+
+# --- price --------------------------------------------------------------------------
+
+
+def _clean_price(data: Mapping[str, Any]) -> dict[str, Any]:
+    if data.get("total") in (None, ""):
+        raise ValidationFailed(
+            fields={"total": "required: the new total, a decimal string"}
+        )
+    try:
+        total = parse_amount(data["total"], field="total")
+    except ValidationFailed as exc:
+        raise ValidationFailed(fields={"total": exc.message}) from exc
+    if total <= 0:
+        raise ValidationFailed(fields={"total": "must be more than 0"})
+    return {"total": total}
+
+
+def _apply_price(
+    order: Order, data: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    if order.stage != Stage.UNPAID:
+        raise _refuse(
+            order, "adjust_price", "not_unpaid", "Only unpaid orders can be repriced."
+        )
+    old, new = order.total, data["total"]
+    # The change is a seller discount (negative when the price goes up), as on Taobao.
+    order.discount += old - new
+    order.total = new
+    return ["discount", "total"], {"total": [str(old), str(new)]}
+
+
+# --- address ------------------------------------------------------------------------
+
+
+def _clean_address(data: Mapping[str, Any]) -> dict[str, Any]:
+    address = data.get("address", data)
+    if not isinstance(address, Mapping):
+        raise ValidationFailed(fields={"address": "must be an object"})
+    out = {
+        key: str(address[key] or "").strip() for key in ADDRESS_FIELDS if key in address
+    }
+    for name in ("name", "phone"):
+        if name in data:
+            out[name] = str(data[name] or "").strip()
+    if not out:
+        raise ValidationFailed(fields={"address": "send at least one address field"})
+    if "country" in out and len(out["country"]) != 2:
+        raise ValidationFailed(
+            fields={"address.country": "use the ISO 3166 two-letter code"}
+        )
+    if "street" in out and not out["street"]:
+        raise ValidationFailed(fields={"address.street": "may not be empty"})
+    return out
+
+
+def _shipment_arranged(order: Order) -> bool:
+    spec = get_spec(order.platform)
+    shipped_to = {
+        t.target for t in spec.transitions if t.action in ("ship", "ship_part")
+    }
+    return order.native_status in shipped_to or order.shipped_at is not None
+
+
+def _apply_address(
+    order: Order, data: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    if order.stage not in (Stage.UNPAID, Stage.AWAITING_SHIPMENT) or _shipment_arranged(
+        order
+    ):
+        raise _refuse(
+            order,
+            "edit_address",
+            "already_shipped",
+            "The address can change only before shipment.",
+        )
+    changes, fields = {}, []
+    for key, value in data.items():
+        column = {"name": "buyer_name", "phone": "buyer_phone"}.get(
+            key, f"address_{key}"
+        )
+        if getattr(order, column) != value:
+            changes[key] = [getattr(order, column), value]
+            setattr(order, column, value)
+            fields.append(column)
+    return fields, changes
+
+
+# --- hold and release ---------------------------------------------------------------
+
+
+def _clean_reason(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"reason": str(data.get("reason") or "")[:500]}
+
+
+def _apply_hold(order: Order, data: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    if order.on_hold:
+        raise _refuse(order, "hold", "already_on_hold", "The order is already on hold.")
+    if order.stage not in (Stage.UNPAID, Stage.AWAITING_SHIPMENT):
+        raise _refuse(
+            order, "hold", "not_open", "Only orders not yet shipped can be held."
+        )
+    order.on_hold = True
+    return ["on_hold"], {"on_hold": [False, True]}
+
+
+def _apply_release(
+    order: Order, data: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    if not order.on_hold:
+        raise _refuse(order, "release", "not_on_hold", "The order is not on hold.")
+    order.on_hold = False
+    return ["on_hold"], {"on_hold": [True, False]}
+
+
+ACTIONS: dict[str, SellerAction] = {
+    "memo": SellerAction(p.MEMO, EventType.MEMO_CHANGED, _clean_memo, _apply_memo),
+    "adjust_price": SellerAction(p.ADJUST_PRICE, EventType.PRICE_ADJUSTED, _clean_price, _apply_price),
+    "edit_address": SellerAction(p.EDIT_ADDRESS, EventType.ADDRESS_CHANGED, _clean_address, _apply_address),
+    "hold": SellerAction(p.HOLD, EventType.HELD, _clean_reason, _apply_hold),
+    "release": SellerAction(p.RELEASE, EventType.RELEASED, _clean_reason, _apply_release),
+}  # fmt: skip
+
+
+def perform(
+    order: Order | int,
+    action: str,
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+    reason: str = "",
+    **data: Any,
+) -> Order:
+    """Perform a seller action on one order; raises the error that refused it."""
+    order_id = order.pk if isinstance(order, Order) else order
+    with transaction.atomic():
+        locked = lock_order(order_id)
+        versions = (
+            {locked.pk: expected_version} if expected_version is not None else None
+        )
+        (outcome,) = perform_on_locked(
+            [locked], action, actor, versions=versions, reason=reason, data=data
+        )
+        if isinstance(outcome, OmsError):
+            raise outcome
+    return locked
+
+
+def perform_on_locked(
+    orders: Sequence[Order],
+    action: str,
+    actor: Actor,
+    *,
+    data: Mapping[str, Any],
+    reason: str = "",
+    versions: Mapping[int, int] | None = None,
+    now: datetime | None = None,
+) -> list[Order | OmsError]:
+    """Perform one seller action on many locked orders; per order the result or error.
+
+    Invalid input refuses the whole batch (``ValidationFailed``) before anything changes.
+    """
+    spec = ACTIONS[action]
+    cleaned = spec.clean(
+        {**data, "reason": reason} if action in ("hold", "release") else data
+    )
+    now = now or timezone.now()
+    allowed_shops = allowed_shops_for(actor)
+    outcomes: list[Order | OmsError] = []
+    changed: list[Order] = []
+    written: set[str] = set()
+    events: list[OrderEvent] = []
+    for order in orders:
+        try:
+            check_scope(order, actor, allowed_shops)
+            expected = (versions or {}).get(order.pk)
+            if expected is not None and order.version != expected:
+                raise VersionConflict(
+                    current_version=order.version, your_version=expected
+                )
+            check_permission(actor, spec.permission, action)
+            fields, changes = spec.apply(order, dict(cleaned))
+        except OmsError as exc:
+            outcomes.append(exc)
+            continue
+        outcomes.append(order)
+        if not fields:
+            continue  # nothing to change: no version bump, no event
+        order.version += 1
+        order.updated_at = now
+        written.update(fields)
+        changed.append(order)
+        events.append(
+            new_event(
+                order,
+                spec.event_type,
+                actor,
+                now=now,
+                action=action,
+                from_status=order.native_status,
+                to_status=order.native_status,
+                reason=reason,
+                data={"changes": changes},
+            )
+        )
+    if changed:
+        bulk_update(changed, sorted(written | {"version", "updated_at"}))
+        OrderEvent.objects.bulk_create(events)
+        effects.schedule([event.pk for event in events])
+    return outcomes
