@@ -297,3 +297,20 @@ def perform_on_locked(
         OrderEvent.objects.bulk_create(events)
         effects.schedule([event.pk for event in events])
     return outcomes
+
+
+def available(order: Order) -> list[str]:
+    """The seller actions the order's state allows now (roles are checked on use)."""
+    names = ["memo"]
+    if order.stage == Stage.UNPAID:
+        names.append("adjust_price")
+    if order.stage in (
+        Stage.UNPAID,
+        Stage.AWAITING_SHIPMENT,
+    ) and not _shipment_arranged(order):
+        names.append("edit_address")
+    if order.on_hold:
+        names.append("release")
+    elif order.stage in (Stage.UNPAID, Stage.AWAITING_SHIPMENT):
+        names.append("hold")
+    return names

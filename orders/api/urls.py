@@ -1,0 +1,49 @@
+from django.urls import path
+
+from orders.api import views
+
+urlpatterns = [
+    path("shops/", views.ShopListApi.as_view(), name="api-shops"),
+    path("orders/", views.OrderListApi.as_view(), name="api-orders"),
+    path(
+        "orders/batch/<str:action>/",
+        views.OrderBatchApi.as_view(),
+        name="api-orders-batch",
+    ),
+    path("orders/<int:order_id>/", views.OrderDetailApi.as_view(), name="api-order"),
+    path(
+        "orders/<int:order_id>/events/",
+        views.OrderEventsApi.as_view(),
+        name="api-order-events",
+    ),
+    path(
+        "orders/<int:order_id>/memo/",
+        views.OrderMemoApi.as_view(),
+        name="api-order-memo",
+    ),
+    path(
+        "orders/<int:order_id>/adjust-price/",
+        views.OrderPriceApi.as_view(),
+        name="api-order-price",
+    ),
+    path(
+        "orders/<int:order_id>/address/",
+        views.OrderAddressApi.as_view(),
+        name="api-order-address",
+    ),
+    path(
+        "orders/<int:order_id>/hold/",
+        views.OrderHoldApi.as_view(),
+        name="api-order-hold",
+    ),
+    path(
+        "orders/<int:order_id>/release/",
+        views.OrderReleaseApi.as_view(),
+        name="api-order-release",
+    ),
+    path(
+        "orders/<int:order_id>/cancel/",
+        views.OrderCancelApi.as_view(),
+        name="api-order-cancel",
+    ),
+]

@@ -1,0 +1,361 @@
+"""Orders API: shops, orders (list, detail, timeline), seller actions, batches.
+
+Views parse input, call a selector or one service, and render. Every action is the
+service the dashboard uses; errors are the services' own, in the one API error shape.
+"""
+
+from django.db import transaction
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.response import Response
+
+from integrations.api.base import OmsApiView
+from integrations.models import Scope
+from oms.core.api.pagination import paginate
+from oms.core.errors import NotFound, OmsError, ValidationFailed
+from orders import actions
+from orders.api import serializers as s
+from orders.deadlines import running_deadlines
+from orders.machine import allowed_actions
+from orders.models import Order, OrderItem
+from orders.platforms import get_spec
+from orders.selectors import filter_orders, orders_of, sync_window
+from orders.services import apply_event, apply_event_to_locked, policy_for
+
+ERRORS = {
+    400: s.ErrorOutput,
+    401: s.ErrorOutput,
+    403: s.ErrorOutput,
+    404: s.ErrorOutput,
+    429: s.ErrorOutput,
+}
+ACTION_ERRORS = {**ERRORS, 409: s.ErrorOutput, 412: s.ErrorOutput, 422: s.ErrorOutput}
+IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    description="Send the same key to retry safely: the first response is replayed for 24 h.",
+)  # fmt: skip
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    description="The order version you last saw; 412 if it changed since.",
+)  # fmt: skip
+LIST_PARAMETERS = [
+    OpenApiParameter(
+        "platform", OpenApiTypes.STR, many=True, enum=["taobao", "aliexpress", "tiktok"]
+    ),
+    OpenApiParameter("shop", OpenApiTypes.INT, many=True),
+    OpenApiParameter("stage", OpenApiTypes.STR, many=True),
+    OpenApiParameter(
+        "native_status",
+        OpenApiTypes.STR,
+        many=True,
+        description="The platform's own code",
+    ),
+    OpenApiParameter("flag", OpenApiTypes.STR, many=True),
+    OpenApiParameter("overlay", OpenApiTypes.STR, many=True),
+    OpenApiParameter("channel", OpenApiTypes.STR, many=True),
+    *[
+        OpenApiParameter(name, OpenApiTypes.DATETIME)
+        for name in (
+            "created_after",
+            "created_before",
+            "paid_after",
+            "paid_before",
+            "shipped_after",
+            "shipped_before",
+        )
+    ],
+    OpenApiParameter(
+        "updated_after",
+        OpenApiTypes.DATETIME,
+        description="Incremental sync: changes after this time, oldest first, by (updated_at, id).",
+    ),
+    OpenApiParameter(
+        "q",
+        OpenApiTypes.STR,
+        description="Order id, buyer nick/name/phone, SKU or title",
+    ),
+    OpenApiParameter("cursor", OpenApiTypes.STR),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 200, default 50"),
+]
+
+
+def _page(results: list, next_url: str | None) -> dict:
+    return {"results": results, "next": next_url}
+
+
+def page_schema(name: str, item) -> type:
+    from rest_framework import serializers
+
+    return type(name, (serializers.Serializer,), {
+        "results": item(many=True), "next": serializers.URLField(allow_null=True),
+    })  # fmt: skip
+
+
+class ShopListApi(OmsApiView):
+    scope = Scope.ORDERS_READ
+
+    @extend_schema(
+        summary="The organisation's shops",
+        responses={200: s.ShopOutput(many=True), **ERRORS},
+    )
+    def get(self, request):
+        shops = self.ctx.organisation.shops.all()
+        if self.ctx.shop_ids is not None:
+            shops = shops.filter(pk__in=self.ctx.shop_ids)
+        return Response(s.ShopOutput(shops, many=True).data)
+
+
+def _with_items(queryset):
+    return queryset.select_related(None).prefetch_related(
+        Prefetch("items", queryset=OrderItem.objects.order_by("id"))
+    )
+
+
+class OrderListApi(OmsApiView):
+    scope = Scope.ORDERS_READ
+
+    @extend_schema(
+        operation_id="orders_list",
+        summary="Orders, filtered; newest first, or oldest change first with updated_after",
+        parameters=LIST_PARAMETERS,
+        responses={200: page_schema("OrderPage", s.OrderListOutput), **ERRORS},
+    )
+    def get(self, request):
+        queryset = filter_orders(
+            orders_of(self.ctx.organisation, self.ctx.shop_ids), request.query_params
+        )
+        if request.query_params.get("updated_after") is not None:
+            rows, next_url = paginate(
+                request,
+                sync_window(_with_items(queryset)),
+                ("updated_at", "id"),
+                descending=False,
+            )
+        else:
+            rows, next_url = paginate(
+                request, _with_items(queryset), ("created_at", "id"), descending=True
+            )
+        return Response(_page(s.OrderListOutput(rows, many=True).data, next_url))
+
+
+def get_order(view: OmsApiView, order_id: int) -> Order:
+    """The order if the caller may see it; a 404 otherwise, as for a missing one."""
+    order = (
+        orders_of(view.ctx.organisation, view.ctx.shop_ids)
+        .select_related("shop")
+        .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("id")))
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None:
+        raise NotFound("No such order.", order_id=order_id)
+    return order
+
+
+def detail(view: OmsApiView, order: Order) -> dict:
+    spec = get_spec(order.platform)
+    order.running = running_deadlines(order)
+    machine_actions = allowed_actions(
+        spec, order, view.ctx.actor.kind, policy_for(order.shop, spec)
+    )
+    order.allowed = sorted(set(machine_actions) | set(actions.available(order)))
+    return s.OrderDetailOutput(order, context={"full_buyer": True}).data
+
+
+class OrderDetailApi(OmsApiView):
+    scope = Scope.ORDERS_READ
+
+    @extend_schema(
+        summary="One order, with deadlines and allowed actions",
+        responses={200: s.OrderDetailOutput, **ERRORS},
+    )
+    def get(self, request, order_id: int):
+        return Response(detail(self, get_order(self, order_id)))
+
+
+class OrderEventsApi(OmsApiView):
+    scope = Scope.ORDERS_READ
+
+    @extend_schema(
+        operation_id="orders_events_list",
+        summary="The order's timeline, oldest first",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses={200: page_schema("EventPage", s.EventOutput), **ERRORS},
+    )
+    def get(self, request, order_id: int):
+        order = get_order(self, order_id)
+        rows, next_url = paginate(
+            request, order.events.all(), ("created_at", "id"), descending=False
+        )
+        return Response(_page(s.EventOutput(rows, many=True).data, next_url))
+
+
+def expected_version(request, data: dict) -> int | None:
+    """``If-Match: <version>`` (quotes and W/ allowed) or a ``version`` field."""
+    header = request.headers.get("If-Match")
+    if header:
+        value = header.strip().removeprefix("W/").strip('"')
+        if not value.isdigit():
+            raise ValidationFailed(
+                "If-Match must be the order's version number.",
+                fields={"If-Match": header},
+            )
+        return int(value)
+    return data.get("version")
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class OrderActionApi(OmsApiView):
+    """One seller action on one order (memo, price, address, hold, release, cancel)."""
+
+    scope = Scope.ORDERS_WRITE
+    action: str = ""
+    input_class = s.VersionedInput
+
+    def post(self, request, order_id: int):
+        data = _valid(self.input_class, request)
+        version = expected_version(request, data)
+        data.pop("version", None)
+        get_order(self, order_id)  # 404 before anything else for others' orders
+        actor = self.ctx.actor
+        if self.action == "cancel":
+            apply_event(
+                order_id,
+                "cancel",
+                actor,
+                reason=data["reason"],
+                expected_version=version,
+            )
+        else:
+            reason = data.pop("reason", "")
+            if self.action == "adjust_price":
+                data["total"] = str(data["total"])
+            actions.perform(
+                order_id,
+                self.action,
+                actor,
+                expected_version=version,
+                reason=reason,
+                **data,
+            )
+        return Response(detail(self, get_order(self, order_id)))
+
+
+def _action_view(name: str, action: str, input_class, summary: str, example: dict):
+    view = type(name, (OrderActionApi,), {"action": action, "input_class": input_class})
+    view.post = extend_schema(
+        summary=summary,
+        request=input_class,
+        parameters=[IDEMPOTENCY, IF_MATCH],
+        responses={200: s.OrderDetailOutput, **ACTION_ERRORS},
+        examples=[OpenApiExample(summary, value=example, request_only=True)],
+    )(view.post)
+    return view
+
+
+OrderMemoApi = _action_view(
+    "OrderMemoApi",
+    "memo",
+    s.MemoInput,
+    "Set the seller memo and/or flag",
+    {"memo": "Gift wrap", "flag": "red"},
+)
+OrderPriceApi = _action_view(
+    "OrderPriceApi",
+    "adjust_price",
+    s.PriceInput,
+    "Change the total of an unpaid order",
+    {"total": "88.00", "reason": "VIP"},
+)
+OrderAddressApi = _action_view(
+    "OrderAddressApi",
+    "edit_address",
+    s.AddressChangeInput,
+    "Change the address before shipment",
+    {"address": {"city": "杭州市", "street": "文三路 200 号"}, "version": 3},
+)
+OrderHoldApi = _action_view(
+    "OrderHoldApi",
+    "hold",
+    s.ReasonInput,
+    "Put on hold (not shipped)",
+    {"reason": "Check stock"},
+)
+OrderReleaseApi = _action_view(
+    "OrderReleaseApi", "release", s.ReasonInput, "Release a hold", {}
+)
+OrderCancelApi = _action_view("OrderCancelApi", "cancel", s.CancelInput,
+                              "Cancel, with the platform's reason code",
+                              {"reason": "seller_cancel_reason_out_of_stock"})  # fmt: skip
+
+
+BATCH_INPUTS = {
+    "memo": s.BatchMemoInput,
+    "hold": s.BatchReasonInput,
+    "release": s.BatchReasonInput,
+    "cancel": s.BatchCancelInput,
+}
+
+
+class OrderBatchApi(OmsApiView):
+    """One action on up to 500 orders: one result per order, nothing half-applied."""
+
+    scope = Scope.ORDERS_WRITE
+
+    @extend_schema(
+        summary="Batch memo, hold, release or cancel",
+        request=s.BatchMemoInput,
+        parameters=[IDEMPOTENCY],
+        responses={200: s.BatchOutput, **ACTION_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Flag three orders",
+                value={"ids": [1, 2, 3], "flag": "red"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, action: str):
+        if action not in BATCH_INPUTS:
+            raise NotFound("No such batch action.", action=action)
+        data = _valid(BATCH_INPUTS[action], request)
+        ids = list(dict.fromkeys(data.pop("ids")))
+        with transaction.atomic():
+            # Locked in id order, so two overlapping batches never deadlock.
+            locked = list(
+                orders_of(self.ctx.organisation, self.ctx.shop_ids)
+                .select_for_update(of=("self",))
+                .select_related("shop")
+                .filter(pk__in=ids)
+                .order_by("pk")
+            )
+            if action == "cancel":
+                outcomes = apply_event_to_locked(
+                    locked, "cancel", self.ctx.actor, reason=data["reason"]
+                )
+            else:
+                reason = data.pop("reason", "")
+                outcomes = actions.perform_on_locked(
+                    locked, action, self.ctx.actor, data=data, reason=reason
+                )
+        by_id = dict(zip([order.pk for order in locked], outcomes, strict=True))
+        results = []
+        for order_id in ids:
+            outcome = by_id.get(order_id, NotFound("No such order.", order_id=order_id))
+            if isinstance(outcome, OmsError):
+                results.append(
+                    {"id": order_id, "ok": False, "error": outcome.as_dict()}
+                )
+            else:
+                results.append({"id": order_id, "ok": True, "version": outcome.version})
+        ok = sum(result["ok"] for result in results)
+        return Response({"results": results, "ok": ok, "failed": len(results) - ok})
