@@ -73,7 +73,11 @@ def filter_orders(queryset: QuerySet[Order], params: Mapping) -> QuerySet[Order]
         queryset = queryset.filter(**{overlay: True})
     for name, lookup in DATE_FILTERS.items():
         if params.get(name):
-            queryset = queryset.filter(**{lookup: parse_iso(params[name], field=name)})
+            try:
+                when = parse_iso(params[name], field=name)
+            except ValidationFailed as exc:
+                raise ValidationFailed(fields={name: exc.message}) from None
+            queryset = queryset.filter(**{lookup: when})
     if params.get("q"):
         queryset = queryset.filter(search_q(params["q"]))
     return queryset

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
-from oms.core.api.pagination import paginate
+from oms.core.api.pagination import paginate, paginate_with_resume
 from oms.core.errors import NotFound, OmsError, ValidationFailed
 from orders import actions
 from orders.api import serializers as s
@@ -84,12 +84,16 @@ def _page(results: list, next_url: str | None) -> dict:
     return {"results": results, "next": next_url}
 
 
-def page_schema(name: str, item) -> type:
+def page_schema(name: str, item, *, resume: bool = False) -> type:
     from rest_framework import serializers
 
-    return type(name, (serializers.Serializer,), {
-        "results": item(many=True), "next": serializers.URLField(allow_null=True),
-    })  # fmt: skip
+    fields = {"results": item(many=True), "next": serializers.URLField(allow_null=True)}
+    if resume:
+        fields["resume"] = serializers.URLField(
+            required=False,
+            help_text="With updated_after: call this later to get only what changed since.",
+        )
+    return type(name, (serializers.Serializer,), fields)
 
 
 class ShopListApi(OmsApiView):
@@ -119,23 +123,27 @@ class OrderListApi(OmsApiView):
         operation_id="orders_list",
         summary="Orders, filtered; newest first, or oldest change first with updated_after",
         parameters=LIST_PARAMETERS,
-        responses={200: page_schema("OrderPage", s.OrderListOutput), **ERRORS},
+        responses={
+            200: page_schema("OrderPage", s.OrderListOutput, resume=True),
+            **ERRORS,
+        },
     )
     def get(self, request):
         queryset = filter_orders(
             orders_of(self.ctx.organisation, self.ctx.shop_ids), request.query_params
         )
         if request.query_params.get("updated_after") is not None:
-            rows, next_url = paginate(
+            rows, next_url, resume = paginate_with_resume(
                 request,
                 sync_window(_with_items(queryset)),
                 ("updated_at", "id"),
                 descending=False,
             )
-        else:
-            rows, next_url = paginate(
-                request, _with_items(queryset), ("created_at", "id"), descending=True
-            )
+            page = _page(s.OrderListOutput(rows, many=True).data, next_url)
+            return Response({**page, "resume": resume})
+        rows, next_url = paginate(
+            request, _with_items(queryset), ("created_at", "id"), descending=True
+        )
         return Response(_page(s.OrderListOutput(rows, many=True).data, next_url))
 
 

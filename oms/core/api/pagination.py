@@ -52,6 +52,17 @@ def paginate(
     request: Request, queryset: QuerySet, ordering: tuple[str, str], *, descending: bool
 ) -> tuple[list, str | None]:
     """One page of ``queryset`` ordered by the two fields of ``ordering`` (the last unique)."""
+    rows, next_url, _ = paginate_with_resume(
+        request, queryset, ordering, descending=descending
+    )
+    return rows, next_url
+
+
+def paginate_with_resume(
+    request: Request, queryset: QuerySet, ordering: tuple[str, str], *, descending: bool
+) -> tuple[list, str | None, str]:
+    """``paginate``, plus a ``resume`` URL after the last row returned, even on the last
+    page: a syncing client stores it and calls it later to get only what changed since."""
     first, second = ordering
     size = page_size(request)
     cursor = request.query_params.get("cursor")
@@ -69,10 +80,10 @@ def paginate(
             )
     sign = "-" if descending else ""
     rows = list(queryset.order_by(f"{sign}{first}", f"{sign}{second}")[: size + 1])
-    next_url = None
-    if len(rows) > size:
-        rows = rows[:size]
-        last = rows[-1]
-        token = _encode([getattr(last, first), getattr(last, second)])
-        next_url = replace_query_param(request.build_absolute_uri(), "cursor", token)
-    return rows, next_url
+    has_more = len(rows) > size
+    rows = rows[:size]
+    resume_url = request.build_absolute_uri()
+    if rows:
+        token = _encode([getattr(rows[-1], first), getattr(rows[-1], second)])
+        resume_url = replace_query_param(resume_url, "cursor", token)
+    return rows, resume_url if has_more else None, resume_url
