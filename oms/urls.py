@@ -1,10 +1,10 @@
 """URL routes: the admin, a health check, and (as features land) the dashboard and API."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 
@@ -25,6 +25,9 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("orders.api.urls")),
-    # Until the seller dashboard lands (issue 5), the admin is the way in.
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("api/v1/", include("integrations.api.urls")),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("orders.urls")),
 ]

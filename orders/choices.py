@@ -7,12 +7,12 @@ from django.utils.translation import gettext_lazy as _
 class Stage(models.TextChoices):
     """The unified stage every native status maps to (PRODUCT.md O2)."""
 
-    UNPAID = "unpaid", _("待付款")
-    AWAITING_SHIPMENT = "awaiting_shipment", _("待发货")
-    SHIPPED = "shipped", _("已发货")
-    DELIVERED = "delivered", _("已签收")
-    COMPLETED = "completed", _("交易成功")
-    CLOSED = "closed", _("交易关闭")
+    UNPAID = "unpaid", _("Unpaid")  # 待付款
+    AWAITING_SHIPMENT = "awaiting_shipment", _("Awaiting shipment")  # 待发货
+    SHIPPED = "shipped", _("Shipped")  # 已发货
+    DELIVERED = "delivered", _("Delivered")  # 已签收
+    COMPLETED = "completed", _("Completed")  # 交易成功
+    CLOSED = "closed", _("Closed")  # 交易关闭
 
 
 class Overlay(models.TextChoices):

@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from oms.core.errors import InvalidTransition
 from oms.core.timeutils import format_local
@@ -29,18 +31,20 @@ logger = logging.getLogger(__name__)
 JOB = "deadlines"
 
 # What each deadline means when it falls due, as written on the timeline.
-REASONS = {
-    K.PAY_BY: "Not paid by the payment deadline",
-    K.PAY_REMINDER_FIRST: "First payment reminder to the buyer",
-    K.PAY_REMINDER_SECOND: "Second payment reminder to the buyer",
-    K.HOLD_UNTIL: "The hold after payment ended",
-    K.SHIP_BY: "Not shipped by the ship deadline",
-    K.SHIP_WARNING_EARLY: "Ship deadline approaching (first warning)",
-    K.SHIP_WARNING_LATE: "Ship deadline approaching (last warning)",
-    K.CANCEL_RESPONSE_BY: "Cancel request not answered in time",
-    K.CONFIRM_BY: "Receipt auto-confirmed when the confirmation period ended",
-    K.COMPLETE_BY: "Completed when the after-sales period ended",
-    K.RELEASE_FUNDS_BY: "Funds released to the seller",
+REASONS = {  # marked for translation; stored in English, shown in the reader's language
+    K.PAY_BY: gettext_noop("Not paid by the payment deadline"),
+    K.PAY_REMINDER_FIRST: gettext_noop("First payment reminder to the buyer"),
+    K.PAY_REMINDER_SECOND: gettext_noop("Second payment reminder to the buyer"),
+    K.HOLD_UNTIL: gettext_noop("The hold after payment ended"),
+    K.SHIP_BY: gettext_noop("Not shipped by the ship deadline"),
+    K.SHIP_WARNING_EARLY: gettext_noop("Ship deadline approaching (first warning)"),
+    K.SHIP_WARNING_LATE: gettext_noop("Ship deadline approaching (last warning)"),
+    K.CANCEL_RESPONSE_BY: gettext_noop("Cancel request not answered in time"),
+    K.CONFIRM_BY: gettext_noop(
+        "Receipt auto-confirmed when the confirmation period ended"
+    ),
+    K.COMPLETE_BY: gettext_noop("Completed when the after-sales period ended"),
+    K.RELEASE_FUNDS_BY: gettext_noop("Funds released to the seller"),
 }
 WARNINGS = frozenset({K.SHIP_WARNING_EARLY, K.SHIP_WARNING_LATE})
 CONSEQUENCES = frozenset({K.PAY_BY, K.SHIP_BY, K.CANCEL_RESPONSE_BY})
@@ -136,7 +140,7 @@ def _expire_batch(orders: list[Order], now: datetime, result: SweepResult) -> No
     """
     by_id = {order.pk: order for order in orders}
     actor = Actor.system(JOB)
-    for _ in range(len(K.values) + 1):  # each round resolves a row per order
+    for _round in range(len(K.values) + 1):  # each round resolves a row per order
         firsts: dict[int, OrderDeadline] = {}
         for row in OrderDeadline.objects.filter(
             order_id__in=by_id, state=DeadlineState.PENDING, due_at__lte=now
@@ -282,11 +286,15 @@ def running_deadlines(order: Order) -> list[dict[str, Any]]:
     out = []
     for row in order.deadlines.filter(state=DeadlineState.PENDING).order_by("due_at"):
         if row.on_expiry:
-            consequence = f"the system applies '{row.on_expiry}'"
+            consequence = _("then the system applies '%(action)s'") % {
+                "action": row.on_expiry
+            }
         elif row.violation:
-            consequence = f"a '{row.violation}' violation is recorded"
+            consequence = _("then a '%(violation)s' violation is recorded") % {
+                "violation": row.violation
+            }
         else:
-            consequence = "a reminder or warning is sent"
+            consequence = _("then a reminder or warning is sent")
         out.append(
             {
                 "kind": row.kind,

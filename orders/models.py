@@ -274,6 +274,10 @@ class Order(models.Model):
     def overlays(self) -> list[str]:
         return [overlay for overlay in Overlay.values if getattr(self, overlay)]
 
+    @property
+    def overlay_labels(self) -> list[tuple[str, str]]:
+        return [(overlay, Overlay(overlay).label) for overlay in self.overlays]
+
 
 class OrderItem(models.Model):
     """A line of the order, with its own platform status and refund status."""

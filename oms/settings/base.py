@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
             ],
         },
     },
@@ -122,7 +123,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/orders/"
+LOGOUT_REDIRECT_URL = "/login/"
 
 # --- Internationalisation and time --------------------------------------------------
 # Everything is stored in UTC; pages show each shop's own time zone.
@@ -201,6 +204,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("OMS_DEADLINE_SWEEP_SECONDS", "60")),
         "args": ("deadlines",),
         "options": {"expires": 55},  # a run that could not start in time is dropped
+    },
+    "webhooks": {
+        "task": "orders.run_job",
+        "schedule": 60.0,
+        "args": ("webhooks",),
+        "options": {"expires": 55},  # retries of due outbound webhook deliveries
     },
 }
 

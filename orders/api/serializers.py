@@ -5,14 +5,7 @@ from rest_framework import serializers
 from orders.choices import Flag
 from orders.models import Order, OrderEvent, OrderItem, Shop
 from orders.platforms import get_spec
-
-
-def mask_phone(phone: str) -> str:
-    """``13812345678`` → ``138****5678``: lists never show a full phone number."""
-    digits = phone.strip()
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}****{digits[-4:]}"
+from orders.privacy import mask_phone
 
 
 class ErrorBody(serializers.Serializer):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext_noop as _
+
 from oms.core.money import parse_amount
 from oms.core.timeutils import parse_unix
 from orders import guards as g
@@ -57,7 +59,7 @@ SHIP_BY = (
 
 STATUSES = (
     Status(
-        "UNPAID", Stage.UNPAID, "Unpaid", aliases=("100",),
+        "UNPAID", Stage.UNPAID, _("Unpaid"), aliases=("100",),
         deadlines=(
             Due(K.PAY_BY, "pay_window", anchor="created_at", on_expiry="auto_cancel"),
             Due(K.PAY_REMINDER_FIRST, "pay_reminder_first", anchor="created_at"),
@@ -65,28 +67,28 @@ STATUSES = (
         ),
     ),
     Status(
-        "ON_HOLD", Stage.AWAITING_SHIPMENT, "On hold", aliases=("105",),
+        "ON_HOLD", Stage.AWAITING_SHIPMENT, _("On hold"), aliases=("105",),
         overlays=frozenset({O.SHIPPING_BLOCKED}),
         deadlines=(
             Due(K.HOLD_UNTIL, "hold_window", anchor="paid_at", on_expiry="release_hold"),
         ),
     ),
-    Status("AWAITING_SHIPMENT", Stage.AWAITING_SHIPMENT, "Awaiting shipment",
+    Status("AWAITING_SHIPMENT", Stage.AWAITING_SHIPMENT, _("Awaiting shipment"),
            aliases=("111",), deadlines=SHIP_BY),
-    Status("PARTIALLY_SHIPPING", Stage.SHIPPED, "Partially shipping", aliases=("114",),
+    Status("PARTIALLY_SHIPPING", Stage.SHIPPED, _("Partially shipping"), aliases=("114",),
            deadlines=SHIP_BY),
-    Status("AWAITING_COLLECTION", Stage.AWAITING_SHIPMENT, "Awaiting collection",
+    Status("AWAITING_COLLECTION", Stage.AWAITING_SHIPMENT, _("Awaiting collection"),
            aliases=("112",), deadlines=SHIP_BY),
-    Status("IN_TRANSIT", Stage.SHIPPED, "In transit", aliases=("121",)),
+    Status("IN_TRANSIT", Stage.SHIPPED, _("In transit"), aliases=("121",)),
     Status(
-        "DELIVERED", Stage.DELIVERED, "Delivered", aliases=("122",),
+        "DELIVERED", Stage.DELIVERED, _("Delivered"), aliases=("122",),
         deadlines=(
             Due(K.COMPLETE_BY, "complete_window", anchor="delivered_at",
                 on_expiry="auto_confirm", paused_by=(O.REFUND_OPEN,)),
         ),
     ),
-    Status("COMPLETED", Stage.COMPLETED, "Completed", terminal=True, aliases=("130",)),
-    Status("CANCELLED", Stage.CLOSED, "Cancelled", terminal=True, aliases=("CANCEL", "140")),
+    Status("COMPLETED", Stage.COMPLETED, _("Completed"), terminal=True, aliases=("130",)),
+    Status("CANCELLED", Stage.CLOSED, _("Cancelled"), terminal=True, aliases=("CANCEL", "140")),
 )  # fmt: skip
 
 TRANSITIONS = (

@@ -3,8 +3,8 @@
 import random
 import threading
 import time
-from urllib.parse import urlencode
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection, transaction

@@ -1,0 +1,41 @@
+"""Template filters for the dashboard: shop-local times, masked phones, money."""
+
+from datetime import datetime
+
+from django import template
+from django.utils.html import format_html
+
+from oms.core.money import Money
+from oms.core.timeutils import format_local
+from orders.privacy import mask_phone as _mask_phone
+
+register = template.Library()
+
+
+@register.filter
+def shop_time(value: datetime | None, tz: str) -> str:
+    """A UTC time shown in the shop's own time zone."""
+    return (format_local(value, tz) or "")[:16] if value else ""
+
+
+@register.filter
+def masked(phone: str) -> str:
+    return _mask_phone(phone)
+
+
+@register.filter
+def money(amount, currency: str) -> str:
+    return str(Money(amount, currency)) if amount is not None else ""
+
+
+@register.simple_tag
+def countdown(due: datetime | None, label: str = ""):
+    """A live countdown (static/js/oms.js ticks it); red when under 6 hours."""
+    if due is None:
+        return ""
+    return format_html(
+        '<span class="countdown" data-due="{}" title="{}">{}</span>',
+        due.isoformat(),
+        label,
+        due.strftime("%Y-%m-%d %H:%M UTC"),
+    )

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from orders import views
+
+app_name = "orders"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("orders/", views.order_list, name="list"),
+    path("orders/batch/", views.batch, name="batch"),
+    path("orders/<int:order_id>/", views.order_detail, name="detail"),
+    path("orders/<int:order_id>/<str:action>/", views.order_action, name="action"),
+    path("organisation/", views.switch_organisation, name="switch-organisation"),
+]
