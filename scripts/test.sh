@@ -18,6 +18,25 @@ echo "==> manage.py check"
 echo "==> makemigrations --check --dry-run"
 "$PY" manage.py makemigrations --check --dry-run
 
+echo "==> browser for the dashboard tests"
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Debian's chromium and fonts-wqy-zenhei (Chinese glyphs) ..."
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null) \
+            || echo "!! could not install chromium" >&2
+    fi
+fi
+if command -v chromium >/dev/null 2>&1; then
+    echo "chromium: $(command -v chromium)"
+elif [ "${CI:-}" = "true" ]; then
+    echo "!! CI=true and Chromium is missing: the browser tests cannot run" >&2
+    exit 1
+else
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
+    echo "!! Chromium is not installed: the browser tests will be SKIPPED        !!" >&2
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
+fi
+
 echo "==> pytest"
 set +e
 "$PY" -m pytest "$@"
@@ -34,6 +53,7 @@ if [ "$rc" -ne 0 ]; then
     exit "$rc"
 fi
 
-# TODO: browser tests (headless Chromium) step goes here.
-
+if [ -d artifacts/screenshots ]; then
+    echo "screenshots: $(ls artifacts/screenshots | tr '\n' ' ')"
+fi
 echo "==> all checks passed"
