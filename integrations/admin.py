@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from integrations import webhooks
 from integrations.models import (
     ApiKey,
     IdempotentRequest,
@@ -12,6 +13,7 @@ from integrations.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from oms.core.errors import OmsError
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -92,10 +94,61 @@ class InboundEventAdmin(admin.ModelAdmin):
     list_select_related = ("shop",)
 
 
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=[
+            (t, f"{t} — {webhooks.EVENT_DESCRIPTIONS[t]}") for t in webhooks.EVENT_TYPES
+        ],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["organisation", "url", "events", "is_active"]
+
+    def clean_url(self):
+        try:
+            return webhooks.validate_url(self.cleaned_data["url"])
+        except OmsError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ("url", "organisation", "is_active", "created_at")
+    form = WebhookSubscriptionForm
+    list_display = ("url", "organisation", "event_list", "is_active", "created_at")
     list_filter = ("is_active", "organisation")
+    search_fields = ("url",)
+    readonly_fields = ("secret_hint", "created_at")
+    list_select_related = ("organisation",)
+    actions = ["pause", "resume"]
+
+    @admin.display(description="events")
+    def event_list(self, obj) -> str:
+        return ", ".join(obj.events)
+
+    @admin.display(description="secret")
+    def secret_hint(self, obj) -> str:
+        return f"…{obj.secret[-4:]}" if obj and obj.secret else ""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            messages.warning(
+                request,
+                f"The signing secret (shown once, store it now): {obj.secret}",
+            )
+
+    @admin.action(description="Pause the selected subscriptions")
+    def pause(self, request, queryset):
+        count = queryset.update(is_active=False)
+        messages.success(request, f"{count} subscription(s) paused.")
+
+    @admin.action(description="Resume the selected subscriptions")
+    def resume(self, request, queryset):
+        count = queryset.update(is_active=True)
+        messages.success(request, f"{count} subscription(s) resumed.")
 
 
 @admin.register(WebhookDelivery)
@@ -104,9 +157,53 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "created_at",
         "subscription",
         "event_type",
+        "event_id",
         "status",
         "attempts",
         "last_status_code",
+        "next_attempt_at",
     )
-    list_filter = ("status", "event_type")
+    list_filter = (
+        "status",
+        "event_type",
+        "subscription__organisation",
+        ("created_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("=event_id", "subscription__url")
     list_select_related = ("subscription",)
+    readonly_fields = (
+        "subscription",
+        "event_id",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "delivered_at",
+    )
+    date_hierarchy = "created_at"
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # deliveries come from events (or redelivery), never by hand
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Redeliver the selected events (new deliveries)")
+    def redeliver(self, request, queryset):
+        sent, refused = 0, 0
+        for delivery in queryset.select_related("subscription")[:500]:
+            try:
+                webhooks.redeliver(delivery)
+                sent += 1
+            except OmsError:
+                refused += 1
+        messages.success(request, f"{sent} delivery(ies) queued again.")
+        if refused:
+            messages.warning(
+                request, f"{refused} skipped: their subscription is disabled."
+            )

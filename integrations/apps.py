@@ -7,3 +7,16 @@ class IntegrationsConfig(AppConfig):
 
     name = "integrations"
     verbose_name = _("Integrations")
+
+    def ready(self) -> None:
+        from integrations import inbound, tasks, webhooks
+        from orders import effects
+        from orders.jobs import JOBS
+
+        # Committed order events → outbound webhook deliveries.
+        effects.register(webhooks.on_order_events)
+        # The retry sweep, run by beat through orders.run_job("webhooks").
+        JOBS["webhooks"] = webhooks.run_job
+        # Crash recovery for platform pushes left unprocessed (integrations/inbound.py).
+        JOBS["inbound"] = inbound.run_inbound_job
+        del tasks  # imported only to register its tasks (deliver_webhook, process_inbound_event)

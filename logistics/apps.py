@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class LogisticsConfig(AppConfig):
     name = "logistics"
     verbose_name = _("Logistics")
+
+    def ready(self) -> None:
+        from logistics import jobs
+        from orders.jobs import JOBS
+
+        # Expire numbers of expired pools, warn about low or expiring pools; beat runs it
+        # daily through orders.run_job("tracking_pools").
+        JOBS["tracking_pools"] = jobs.run

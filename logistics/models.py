@@ -1,1 +1,201 @@
-"""Carriers, tracking-number pools, shipments and tracking (PRODUCT.md L1–L6): issue 6."""
+"""Carriers, tracking-number pools, shipments and tracking (PRODUCT.md L1–L6): issue 6.
+
+Part 1 holds carriers (L1) and tracking-number pools (L2). Only ``logistics.services``
+changes a tracking number's status. Indexes say in a comment which query each one serves.
+"""
+
+from urllib.parse import quote
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import MONEY, Order, Organisation
+
+
+class LabelSize(models.TextChoices):
+    """Label stock (platforms.md Part 1, "Carriers")."""
+
+    TWO_PART = "100x180", _("100×180 mm (two-part e-waybill)")
+    ONE_PART = "76x130", _("76×130 mm (one-part e-waybill)")
+    INTERNATIONAL = "100x150", _("100×150 mm (4×6 in, international)")
+    A6 = "A6", _("A6 (TikTok Shop platform label)")
+
+
+class NumberStatus(models.TextChoices):
+    AVAILABLE = "available", _("available")
+    RESERVED = "reserved", _("reserved")
+    USED = "used", _("used")
+    VOID = "void", _("void")
+    EXPIRED = "expired", _("expired")
+
+
+class Carrier(models.Model):
+    """A carrier, with each platform's own code for it (PRODUCT.md L1).
+
+    ``platform_codes`` maps a platform (or code system) to that platform's code:
+    ``{"taobao": "YUNDA", "aliexpress": "CAINIAO_STANDARD", "kdniao": "YD"}``. TikTok
+    Shop's ``shipping_provider_id`` is an opaque id that each shop reads from Get
+    Shipping Providers; it is not a carrier code, so the seeded rows leave it out.
+    """
+
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100, blank=True)
+    tracking_url_template = models.CharField(
+        _("tracking URL"), max_length=300, blank=True,
+        help_text=_("A URL with {number} where the tracking number goes."),
+    )  # fmt: skip
+    default_label_size = models.CharField(
+        _("default label size"), max_length=10,
+        choices=LabelSize.choices, default=LabelSize.TWO_PART,
+    )  # fmt: skip
+    platform_codes = models.JSONField(
+        _("platform codes"), default=dict, blank=True,
+        help_text=_('Each platform\'s code, e.g. {"taobao": "YUNDA", "aliexpress": "CAINIAO_STANDARD"}'),
+    )  # fmt: skip
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def clean(self) -> None:
+        if self.tracking_url_template and "{number}" not in self.tracking_url_template:
+            raise ValidationError(
+                {"tracking_url_template": _("The URL must contain {number}.")}
+            )
+        codes = self.platform_codes
+        if not isinstance(codes, dict) or not all(
+            isinstance(key, str) and isinstance(value, str)
+            for key, value in codes.items()
+        ):
+            raise ValidationError(
+                {"platform_codes": _("A mapping of platform to code (both text).")}
+            )
+
+    def tracking_url(self, number: str) -> str:
+        """The page that tracks ``number``, or "" when the carrier has no template."""
+        if not self.tracking_url_template:
+            return ""
+        return self.tracking_url_template.replace("{number}", quote(number, safe=""))
+
+    def code_for(self, platform: str) -> str | None:
+        """This carrier's code on ``platform``, or None when it has none there."""
+        return (self.platform_codes or {}).get(platform) or None
+
+
+class TrackingNumberPool(models.Model):
+    """A batch of tracking numbers bought from a carrier (a range or a list)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="tracking_pools"
+    )
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="pools")
+    name = models.CharField(_("name"), max_length=200)
+    purchased_at = models.DateTimeField(_("purchased at"), default=now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    price_per_number = models.DecimalField(_("price per number"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    low_stock_threshold = models.PositiveIntegerField(
+        _("low-stock threshold"), default=50
+    )
+    # The warning job's last notice for this pool: at most one a day.
+    last_warned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["organisation", "purchased_at", "id"]
+        indexes = [
+            # Allocation walks an organisation's pools for a carrier, oldest first.
+            models.Index(fields=["organisation", "carrier", "purchased_at", "id"], name="pool_alloc_order_idx"),
+            # The expiry sweep: expiry is a property of the purchase, so it is indexed on
+            # the (few) pools, not on the (many) numbers. The sweep finds pools expired by
+            # now here, then flips their available numbers through the allocation index
+            # on the numbers (pool, id) WHERE status='available'.
+            models.Index(
+                fields=["expires_at"], name="pool_expiry_idx",
+                condition=Q(expires_at__isnull=False),
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_expired(self, at) -> bool:
+        return self.expires_at is not None and self.expires_at <= at
+
+
+class TrackingNumber(models.Model):
+    """One tracking number: available → reserved → used, or void / expired.
+
+    A number is unique per carrier for ever, across organisations: the carrier issued it
+    once, and carrier tracking pushes (L6) are matched by (carrier, number), so two rows
+    for one number could never both be right. Per organisation would let two sellers
+    print the same waybill. The cost is that an import can be refused because of another
+    organisation's number; the refusal then names no order of the other organisation.
+    """
+
+    # Null for a number typed or scanned at shipping time (``register_manual``).
+    # db_index=False: the (pool, status) index below serves every look-up by pool.
+    pool = models.ForeignKey(
+        TrackingNumberPool, null=True, blank=True, db_index=False,
+        on_delete=models.PROTECT, related_name="numbers",
+    )  # fmt: skip
+    # Denormalised from the pool: the uniqueness constraint and look-ups need them
+    # without a join, and manual numbers have no pool.
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+"
+    )
+    number = models.CharField(_("tracking number"), max_length=40)
+    status = models.CharField(
+        _("status"), max_length=10,
+        choices=NumberStatus.choices, default=NumberStatus.AVAILABLE,
+    )  # fmt: skip
+    reserved_at = models.DateTimeField(_("reserved at"), null=True, blank=True)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    void_reason = models.CharField(_("void reason"), max_length=300, blank=True)
+    # The order the number was reserved for or used on. A deleted order leaves the
+    # number used: it is never handed out again.
+    # db_index=False: the partial index on order below serves it.
+    order = models.ForeignKey(
+        Order, null=True, blank=True, db_index=False,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    # The package it is printed on; a foreign key once packages exist (L3).
+    package_ref = models.CharField(_("package"), max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Re-use is refused for ever (PRODUCT.md L2); also the import's last guard
+            # against a concurrent import of the same numbers. Unique on (carrier, number);
+            # number leads so the same index serves the import's look-ups (carrier and
+            # number) and a search by number alone (admin, support, scans).
+            models.UniqueConstraint(fields=["number", "carrier"], name="trackingnumber_carrier_number_unique"),
+        ]  # fmt: skip
+        indexes = [
+            # Allocation: a pool's available numbers in id order (SKIP LOCKED), and the
+            # expiry sweep's update of an expired pool's available numbers.
+            models.Index(
+                fields=["pool", "id"], name="trackingnumber_alloc_idx",
+                condition=Q(status=NumberStatus.AVAILABLE),
+            ),
+            # Pool statistics count a pool's numbers by status.
+            models.Index(fields=["pool", "status"], name="trackingnumber_pool_status_idx"),
+            # The numbers reserved for or used on an order.
+            models.Index(
+                fields=["order"], name="trackingnumber_order_idx",
+                condition=Q(order__isnull=False),
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.carrier_id}:{self.number} ({self.status})"

@@ -4,8 +4,22 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Unknown API paths answer in the API's error shape, not with an HTML page."""
+    return JsonResponse(
+        {
+            "error": {
+                "code": "not_found",
+                "message": "No such API endpoint.",
+                "details": {},
+            }
+        },
+        status=404,
+    )
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -26,7 +40,12 @@ urlpatterns = [
     ),
     path("api/v1/", include("orders.api.urls")),
     path("api/v1/", include("integrations.api.urls")),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    re_path(r"^api/(?P<path>.*)$", api_not_found),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("orders.urls")),

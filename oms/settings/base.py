@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -210,6 +211,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "args": ("webhooks",),
         "options": {"expires": 55},  # retries of due outbound webhook deliveries
+    },
+    "inbound": {
+        "task": "orders.run_job",
+        "schedule": 60.0,
+        "args": ("inbound",),
+        "options": {"expires": 55},  # platform pushes a crashed worker left unprocessed
+    },
+    "tracking_pools": {
+        "task": "orders.run_job",
+        "schedule": crontab(hour=17, minute=0),  # 01:00 Beijing time
+        "args": ("tracking_pools",),
     },
 }
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders.api import views
+from orders.api import ingest_views, views
 
 urlpatterns = [
     path("shops/", views.ShopListApi.as_view(), name="api-shops"),
@@ -9,6 +9,11 @@ urlpatterns = [
         "orders/batch/<str:action>/",
         views.OrderBatchApi.as_view(),
         name="api-orders-batch",
+    ),
+    path(
+        "orders/bulk-upsert/",
+        ingest_views.OrderBulkUpsertApi.as_view(),
+        name="api-orders-bulk-upsert",
     ),
     path("orders/<int:order_id>/", views.OrderDetailApi.as_view(), name="api-order"),
     path(

@@ -39,6 +39,10 @@ IF_MATCH = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
     description="The order version you last saw; 412 if it changed since.",
 )  # fmt: skip
+# The route is <int:order_id>: only digits reach the view, so a negative id is no order id.
+ORDER_ID = OpenApiParameter(
+    "order_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH
+)
 LIST_PARAMETERS = [
     OpenApiParameter(
         "platform", OpenApiTypes.STR, many=True, enum=["taobao", "aliexpress", "tiktok"]
@@ -176,6 +180,7 @@ class OrderDetailApi(OmsApiView):
 
     @extend_schema(
         summary="One order, with deadlines and allowed actions",
+        parameters=[ORDER_ID],
         responses={200: s.OrderDetailOutput, **ERRORS},
     )
     def get(self, request, order_id: int):
@@ -189,6 +194,7 @@ class OrderEventsApi(OmsApiView):
         operation_id="orders_events_list",
         summary="The order's timeline, oldest first",
         parameters=[
+            ORDER_ID,
             OpenApiParameter("cursor", OpenApiTypes.STR),
             OpenApiParameter("page_size", OpenApiTypes.INT),
         ],
@@ -260,13 +266,19 @@ class OrderActionApi(OmsApiView):
 
 def _action_view(name: str, action: str, input_class, summary: str, example: dict):
     view = type(name, (OrderActionApi,), {"action": action, "input_class": input_class})
+
+    # A function of its own: extend_schema on the inherited OrderActionApi.post would
+    # annotate the one shared function, and every action would document the last one.
+    def post(self, request, order_id: int):
+        return OrderActionApi.post(self, request, order_id)
+
     view.post = extend_schema(
         summary=summary,
         request=input_class,
-        parameters=[IDEMPOTENCY, IF_MATCH],
+        parameters=[ORDER_ID, IDEMPOTENCY, IF_MATCH],
         responses={200: s.OrderDetailOutput, **ACTION_ERRORS},
         examples=[OpenApiExample(summary, value=example, request_only=True)],
-    )(view.post)
+    )(post)
     return view
 
 

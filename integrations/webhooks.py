@@ -1,0 +1,595 @@
+"""Outbound webhooks: order events → signed HTTP POSTs to an organisation's endpoints.
+
+Flow: a service commits an ``OrderEvent``; ``orders.effects`` calls ``on_order_events``
+after the commit; it maps the events to webhook event types, writes one
+``WebhookDelivery`` per matching subscription (in bulk) and enqueues one Celery task per
+delivery. The task calls ``deliver``: it claims the row (``SELECT … FOR UPDATE``, then a
+lease on ``next_attempt_at``), POSTs the exact JSON body, and records the outcome.
+Failures are retried by the ``webhooks`` job (``retry_due_deliveries``) on the back-off
+schedule ``BACKOFF``; after the last try the delivery is ``failed`` and can be redelivered
+from the admin or the API (a new row with the same event id).
+
+Each request carries ``X-OMS-Signature: t=<unix>,v1=<hex>`` where ``v1`` is
+HMAC-SHA256(secret, ``"<t>.<body>"``). The timestamp is signed too, so a receiver that
+rejects old timestamps (e.g. older than 5 minutes) is protected against replays; the
+event id (``X-OMS-Event-Id``, also ``id`` in the body) is the same on every retry and
+redelivery, for de-duplication.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import logging
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from integrations.models import WebhookDelivery, WebhookSubscription
+from oms.core.errors import ValidationFailed
+from orders.choices import EventType, Stage
+
+logger = logging.getLogger(__name__)
+
+# --- vocabulary ---------------------------------------------------------------------
+
+ORDER_CREATED = "order.created"
+ORDER_STATUS_CHANGED = "order.status_changed"
+ORDER_SHIPPED = "order.shipped"
+AFTERSALES_OPENED = "aftersales.opened"
+AFTERSALES_RESOLVED = "aftersales.resolved"
+ORDER_DEADLINE_AT_RISK = "order.deadline_at_risk"
+
+EVENT_TYPES: tuple[str, ...] = (
+    ORDER_CREATED,
+    ORDER_STATUS_CHANGED,
+    ORDER_SHIPPED,
+    AFTERSALES_OPENED,
+    AFTERSALES_RESOLVED,
+    ORDER_DEADLINE_AT_RISK,
+)
+EVENT_DESCRIPTIONS = {
+    ORDER_CREATED: "A new order arrived.",
+    ORDER_STATUS_CHANGED: "The order's native status changed (by anyone).",
+    ORDER_SHIPPED: "The order entered the shipped stage.",
+    AFTERSALES_OPENED: "A cancel request, refund or dispute was opened.",
+    AFTERSALES_RESOLVED: "A cancel request, refund or dispute was resolved.",
+    ORDER_DEADLINE_AT_RISK: "A ship-by deadline is close (early or late warning).",
+}
+SHIP_WARNINGS = frozenset({"ship_warning_early", "ship_warning_late"})
+
+# Waits after failed tries 1..6; try 7 is the last (about 23.6 hours after the first).
+BACKOFF: tuple[timedelta, ...] = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+    timedelta(hours=15),
+)
+MAX_ATTEMPTS = len(BACKOFF) + 1
+TIMEOUT_SECONDS = 10
+# While a worker sends, the row's next_attempt_at is pushed this far out so neither the
+# sweep nor another worker picks it up; longer than Celery's hard time limit.
+CLAIM_LEASE = timedelta(minutes=6)
+SWEEP_BATCH = 500
+SWEEP_MAX_BATCHES = 10
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+USER_AGENT = "OMS-Webhooks/1"
+
+_EVENT_NAMESPACE = uuid.UUID("6f1d3b0e-5a3c-4c5e-9a57-0d9f0c1b7e21")
+
+
+# --- subscriptions ------------------------------------------------------------------
+
+
+def validate_url(url: str) -> str:
+    """Only http(s); https unless DEBUG or a local test endpoint. Raises ValidationFailed."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ValidationFailed("The URL is not valid.", fields={"url": url}) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValidationFailed(
+            "The URL must be an http(s) URL with a host.", fields={"url": url}
+        )
+    if parts.username or parts.password:
+        raise ValidationFailed(
+            "The URL must not carry credentials; the signature authenticates us.",
+            fields={"url": url},
+        )
+    if not _is_host(host):
+        raise ValidationFailed("The URL's host is not valid.", fields={"url": url})
+    if parts.scheme != "https" and not (settings.DEBUG or host in LOCAL_HOSTS):
+        raise ValidationFailed("The URL must use https.", fields={"url": url})
+    return url
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    return all(
+        label
+        and len(label) <= 63
+        and all(c.isalnum() or c == "-" for c in label)
+        and not label.startswith("-")
+        and not label.endswith("-")
+        for label in labels
+    )
+
+
+def validate_events(events: Iterable[str]) -> list[str]:
+    events = list(dict.fromkeys(events))
+    unknown = sorted(set(events) - set(EVENT_TYPES))
+    if unknown:
+        raise ValidationFailed(
+            "Unknown event types.", fields={"events": unknown}, known=list(EVENT_TYPES)
+        )
+    if not events:
+        raise ValidationFailed(
+            "Subscribe to at least one event type.", fields={"events": []}
+        )
+    return events
+
+
+def create_subscription(
+    *, organisation, url: str, events: Iterable[str], is_active: bool = True
+) -> WebhookSubscription:
+    """A new subscription with a fresh secret (the caller shows it once)."""
+    return WebhookSubscription.objects.create(
+        organisation=organisation,
+        url=validate_url(url),
+        events=validate_events(events),
+        is_active=is_active,
+    )
+
+
+def update_subscription(
+    subscription: WebhookSubscription, **fields: Any
+) -> WebhookSubscription:
+    changed = []
+    if "url" in fields:
+        subscription.url = validate_url(fields["url"])
+        changed.append("url")
+    if "events" in fields:
+        subscription.events = validate_events(fields["events"])
+        changed.append("events")
+    if "is_active" in fields:
+        subscription.is_active = bool(fields["is_active"])
+        changed.append("is_active")
+    if changed:
+        subscription.save(update_fields=changed)
+    return subscription
+
+
+# --- signing ------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-OMS-Signature`` value: ``t=<unix>,v1=<hex hmac_sha256(secret, "<t>.<body>")>``."""
+    message = f"{int(timestamp)}.".encode() + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"t={int(timestamp)},v1={digest}"
+
+
+def body_of(delivery: WebhookDelivery) -> bytes:
+    """The exact bytes sent (and signed): canonical JSON, the same on every try."""
+    return json.dumps(
+        delivery.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+# --- fan-out (order events → deliveries) -------------------------------------------
+
+
+def event_id_for(order_event_id: int, event_type: str) -> uuid.UUID:
+    """Stable per (order event, type): a retried fan-out never makes a second event."""
+    return uuid.uuid5(_EVENT_NAMESPACE, f"order-event:{order_event_id}:{event_type}")
+
+
+def _previous_stage(event) -> str | None:
+    stage = (event.data or {}).get("stage")
+    if isinstance(stage, list | tuple) and len(stage) == 2:
+        return stage[0]
+    from orders.platforms import get_spec
+
+    try:
+        return get_spec(event.order.platform).stage_of(event.from_status)
+    except Exception:
+        return None
+
+
+def _current_stage(event) -> str | None:
+    stage = (event.data or {}).get("stage")
+    if isinstance(stage, list | tuple) and len(stage) == 2:
+        return stage[1]
+    return stage if isinstance(stage, str) else None
+
+
+def webhook_types_for(event) -> list[tuple[str, dict]]:
+    """The webhook events one committed ``OrderEvent`` stands for, with their details."""
+    if event.type == EventType.CREATED:
+        return [(ORDER_CREATED, {})]
+    if event.type in (EventType.STATUS_CHANGED, EventType.STATUS_CORRECTED):
+        before, after = _previous_stage(event), _current_stage(event)
+        change = {
+            "action": event.action,
+            "from_status": event.from_status,
+            "to_status": event.to_status,
+            "from_stage": before,
+            "to_stage": after,
+            "corrected": event.type == EventType.STATUS_CORRECTED,
+        }
+        found = [(ORDER_STATUS_CHANGED, change)]
+        if after == Stage.SHIPPED and before != Stage.SHIPPED:
+            found.append((ORDER_SHIPPED, change))
+        return found
+    if event.type == EventType.DEADLINE_NOTICE and event.action in SHIP_WARNINGS:
+        data = event.data or {}
+        return [
+            (
+                ORDER_DEADLINE_AT_RISK,
+                {
+                    "deadline": "ship_by",
+                    "warning": event.action,
+                    "due_at": data.get("due_at"),
+                },
+            )
+        ]
+    return []
+
+
+RELEVANT_EVENT_TYPES = (
+    EventType.CREATED,
+    EventType.STATUS_CHANGED,
+    EventType.STATUS_CORRECTED,
+    EventType.DEADLINE_NOTICE,
+)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def on_order_events(event_ids: Sequence[int]) -> list[int]:
+    """The ``orders.effects`` handler: write deliveries for committed events, enqueue them.
+
+    A constant number of queries however many events: events, subscriptions, orders
+    (with items), existing deliveries, one bulk insert.
+    """
+    from orders.models import OrderEvent
+
+    events = list(
+        OrderEvent.objects.filter(pk__in=list(event_ids), type__in=RELEVANT_EVENT_TYPES)
+        .select_related("order")
+        .only(
+            "id",
+            "type",
+            "action",
+            "from_status",
+            "to_status",
+            "data",
+            "created_at",
+            "order",
+            "order__organisation_id",
+            "order__platform",
+        )
+        .order_by("id")
+    )
+    wanted = [
+        (event, t, change) for event in events for t, change in webhook_types_for(event)
+    ]
+    if not wanted:
+        return []
+    organisation_ids = {event.order.organisation_id for event, _, _ in wanted}
+    subscriptions: dict[int, list[WebhookSubscription]] = {}
+    for subscription in WebhookSubscription.objects.filter(
+        organisation_id__in=organisation_ids, is_active=True
+    ).order_by("id"):
+        subscriptions.setdefault(subscription.organisation_id, []).append(subscription)
+    pairs = [
+        (event, event_type, change, subscription)
+        for event, event_type, change in wanted
+        for subscription in subscriptions.get(event.order.organisation_id, [])
+        if event_type in subscription.events
+    ]
+    if not pairs:
+        return []
+    return _create_deliveries(pairs)
+
+
+def _create_deliveries(pairs) -> list[int]:
+    from orders.api.serializers import OrderListOutput
+    from orders.models import Order, OrderItem
+
+    order_ids = {event.order_id for event, _, _, _ in pairs}
+    orders = {
+        order.pk: order
+        for order in Order.objects.filter(pk__in=order_ids).prefetch_related(
+            Prefetch("items", queryset=OrderItem.objects.order_by("id"))
+        )
+    }
+    order_data = {
+        pk: _jsonable(OrderListOutput(order).data) for pk, order in orders.items()
+    }
+    event_ids = {event_id_for(event.pk, t) for event, t, _, _ in pairs}
+    existing = set(
+        WebhookDelivery.objects.filter(event_id__in=event_ids).values_list(
+            "subscription_id", "event_id"
+        )
+    )
+    now = timezone.now()
+    rows = []
+    for event, event_type, change, subscription in pairs:
+        event_id = event_id_for(event.pk, event_type)
+        if (subscription.pk, event_id) in existing or event.order_id not in orders:
+            continue  # already fanned out (a handler run twice), or the order is gone
+        data = {"order": order_data[event.order_id]}
+        if change:
+            data["change"] = _jsonable(change)
+        rows.append(
+            WebhookDelivery(
+                subscription=subscription,
+                event_id=event_id,
+                event_type=event_type,
+                payload={
+                    "id": str(event_id),
+                    "type": event_type,
+                    "created": event.created_at.isoformat(),
+                    "data": data,
+                },
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    created = WebhookDelivery.objects.bulk_create(rows)
+    ids = [delivery.pk for delivery in created]
+    enqueue(ids)
+    return ids
+
+
+def publish(
+    *,
+    organisation_id: int,
+    event_type: str,
+    data: dict,
+    event_id: uuid.UUID | None = None,
+) -> list[int]:
+    """Send any event (e.g. ``aftersales.opened``) to the organisation's subscribers.
+
+    For callers outside the order timeline (after-sales cases). Call it after commit.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    event_id = event_id or uuid.uuid4()
+    now = timezone.now()
+    payload = {
+        "id": str(event_id),
+        "type": event_type,
+        "created": now.isoformat(),
+        "data": _jsonable(data),
+    }
+    rows = [
+        WebhookDelivery(
+            subscription=subscription,
+            event_id=event_id,
+            event_type=event_type,
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for subscription in WebhookSubscription.objects.filter(
+            organisation_id=organisation_id, is_active=True
+        ).order_by("id")
+        if event_type in subscription.events
+    ]
+    ids = [d.pk for d in WebhookDelivery.objects.bulk_create(rows)]
+    enqueue(ids)
+    return ids
+
+
+def enqueue(delivery_ids: Iterable[int]) -> list[dict]:
+    """One task per delivery. A broker failure only delays: the sweep retries due rows."""
+    from integrations.tasks import deliver_webhook_task
+
+    errors = []
+    for delivery_id in delivery_ids:
+        try:
+            deliver_webhook_task.delay(delivery_id)
+        except Exception as exc:
+            logger.exception("could not enqueue webhook delivery %s", delivery_id)
+            errors.append({"delivery_id": delivery_id, "error": repr(exc)[:500]})
+    return errors
+
+
+# --- delivery -----------------------------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failure: never re-send (or drop) a signed body elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+    """POST; returns (status code or None, error text or '')."""
+    # The scheme is checked by validate_url (http/https only) before every send.
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            response.read(1024)
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        try:
+            snippet = exc.read(500).decode(errors="replace")
+        except Exception:
+            snippet = ""
+        return exc.code, f"HTTP {exc.code}: {snippet}".strip()
+    except (
+        urllib.error.URLError,
+        http.client.HTTPException,
+        OSError,
+        ValueError,
+    ) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"{type(exc).__name__}: {reason}"[:1000]
+
+
+def _claim(delivery_id: int, now: datetime) -> tuple[WebhookDelivery, int] | None:
+    """Lock the row and lease it; None when there is nothing to send now."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("subscription")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return None  # gone, or another worker holds it this instant
+        if delivery.status != WebhookDelivery.Status.PENDING:
+            return None  # already succeeded (idempotent) or given up
+        if delivery.next_attempt_at > now:
+            return None  # not due, or leased by a worker sending it right now
+        attempt = delivery.attempts + 1
+        delivery.next_attempt_at = now + CLAIM_LEASE
+        delivery.save(update_fields=["next_attempt_at"])
+    return delivery, attempt
+
+
+def deliver(delivery_id: int, *, now: datetime | None = None) -> WebhookDelivery | None:
+    """Send one due delivery once; record the outcome. Safe to call twice or concurrently."""
+    now = now or timezone.now()
+    claimed = _claim(delivery_id, now)
+    if claimed is None:
+        return WebhookDelivery.objects.filter(pk=delivery_id).first()
+    delivery, attempt = claimed
+    subscription = delivery.subscription
+    status_code: int | None = None
+    if not subscription.is_active:
+        error = "The subscription is disabled."
+        status_code, ok, give_up = None, False, True
+    else:
+        try:
+            url = validate_url(subscription.url)
+        except ValidationFailed as exc:
+            error, ok, give_up = f"Refused URL: {exc.message}", False, True
+        else:
+            body = body_of(delivery)
+            timestamp = int(timezone.now().timestamp())
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "X-OMS-Event": delivery.event_type,
+                "X-OMS-Event-Id": str(delivery.event_id),
+                "X-OMS-Delivery": str(delivery.pk),
+                "X-OMS-Signature": sign(subscription.secret, timestamp, body),
+            }
+            status_code, error = _post(url, body, headers)
+            ok = status_code is not None and 200 <= status_code < 300
+            give_up = attempt >= MAX_ATTEMPTS
+    finished = timezone.now()
+    fields: dict[str, Any] = {
+        "attempts": attempt,
+        "last_status_code": status_code,
+        "last_error": "" if ok else (error or f"HTTP {status_code}")[:2000],
+    }
+    if ok:
+        fields.update(status=WebhookDelivery.Status.SUCCEEDED, delivered_at=finished)
+    elif give_up:
+        fields.update(status=WebhookDelivery.Status.FAILED)
+    else:
+        fields.update(next_attempt_at=finished + BACKOFF[attempt - 1])
+    # Only the holder of this attempt's lease records it.
+    WebhookDelivery.objects.filter(
+        pk=delivery.pk,
+        status=WebhookDelivery.Status.PENDING,
+        attempts=attempt - 1,
+    ).update(**fields)
+    if not ok:
+        logger.info(
+            "webhook delivery %s attempt %s failed: %s", delivery.pk, attempt, error
+        )
+    return WebhookDelivery.objects.filter(pk=delivery_id).first()
+
+
+def retry_due_deliveries(
+    now: datetime | None = None,
+    *,
+    batch_size: int = SWEEP_BATCH,
+    max_batches: int = SWEEP_MAX_BATCHES,
+) -> tuple[dict, list]:
+    """Enqueue pending deliveries that are due (the partial index), in bounded batches.
+
+    Enqueuing twice is harmless: ``deliver`` claims a row before sending.
+    """
+    now = now or timezone.now()
+    due = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).order_by("next_attempt_at", "id")
+    enqueued, errors, after = 0, [], None
+    for _ in range(max_batches):
+        page = due
+        if after is not None:  # keyset: enqueuing does not change the rows
+            at, last_id = after
+            page = page.filter(
+                Q(next_attempt_at__gt=at) | Q(next_attempt_at=at, id__gt=last_id)
+            )
+        rows = list(page.values_list("id", "next_attempt_at")[:batch_size])
+        if not rows:
+            break
+        batch_errors = enqueue([pk for pk, _ in rows])
+        enqueued += len(rows) - len(batch_errors)
+        errors += batch_errors
+        after = (rows[-1][1], rows[-1][0])
+        if len(rows) < batch_size:
+            break
+    return {"due": enqueued + len(errors), "enqueued": enqueued}, errors
+
+
+def run_job(now: datetime) -> tuple[dict, list]:
+    """The ``webhooks`` job for ``orders.jobs.JOBS``."""
+    return retry_due_deliveries(now)
+
+
+def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
+    """A new delivery of the same event (same event id and payload), sent now."""
+    if not delivery.subscription.is_active:
+        raise ValidationFailed(
+            "The subscription is disabled; enable it before redelivering.",
+            subscription_id=delivery.subscription_id,
+        )
+    now = timezone.now()
+    copy = WebhookDelivery.objects.create(
+        subscription_id=delivery.subscription_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        payload=delivery.payload,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    transaction.on_commit(lambda: enqueue([copy.pk]))
+    return copy

@@ -1,0 +1,70 @@
+"""Reading tracking-number pools: counts by status, usage and expiry figures (L2)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from logistics.models import NumberStatus, TrackingNumberPool
+
+EXPIRING_SOON = timedelta(days=7)
+
+
+def with_counts(queryset: QuerySet[TrackingNumberPool]) -> QuerySet[TrackingNumberPool]:
+    """Annotate each pool with ``n_total`` and ``n_<status>``, in the same query."""
+    return queryset.annotate(
+        n_total=Count("numbers"),
+        **{
+            f"n_{status}": Count("numbers", filter=Q(numbers__status=status))
+            for status in NumberStatus.values
+        },
+    )
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    total: int
+    available: int
+    reserved: int
+    used: int
+    void: int
+    expired: int
+    remaining: int  # can still be allocated: available, in a pool not yet expired
+    expiring_soon: int  # remaining numbers whose pool expires within 7 days
+    expires_at: datetime | None
+    total_cost: Decimal
+    cost_per_used: Decimal | None  # total cost over numbers used (waste included)
+    currency: str
+
+
+def pool_stats(pool: TrackingNumberPool, *, now: datetime | None = None) -> PoolStats:
+    """Usage and expiry figures for one pool (one query unless already annotated)."""
+    now = now or timezone.now()
+    if not hasattr(pool, "n_total"):
+        pool = with_counts(TrackingNumberPool.objects.filter(pk=pool.pk)).get()
+    remaining = 0 if pool.is_expired(now) else pool.n_available
+    expiring_soon = (
+        remaining
+        if pool.expires_at is not None and pool.expires_at <= now + EXPIRING_SOON
+        else 0
+    )
+    total_cost = pool.price_per_number * pool.n_total
+    cost_per_used = (
+        (total_cost / pool.n_used).quantize(Decimal("0.0001")) if pool.n_used else None
+    )
+    return PoolStats(
+        total=pool.n_total,
+        available=pool.n_available,
+        reserved=pool.n_reserved,
+        used=pool.n_used,
+        void=pool.n_void,
+        expired=pool.n_expired,
+        remaining=remaining,
+        expiring_soon=expiring_soon,
+        expires_at=pool.expires_at,
+        total_cost=total_cost,
+        cost_per_used=cost_per_used,
+        currency=pool.currency,
+    )

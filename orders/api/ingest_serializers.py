@@ -1,0 +1,124 @@
+"""The unified order shape for bulk upsert, as documentation.
+
+These serializers describe the request and response in the OpenAPI schema only: the
+orders are validated by ``orders.ingest`` (one set of rules for every way an order
+arrives), and each order's errors come back in its own result.
+"""
+
+from rest_framework import serializers
+
+from orders.api.serializers import ErrorBody
+from orders.choices import Channel, DeadlineKind, Flag
+from orders.ingest import MAX_ITEMS
+
+MAX_ORDERS = 500
+
+
+def _amount(help_text: str = "", **kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=14, decimal_places=2, coerce_to_string=True, help_text=help_text,
+        **kwargs,
+    )  # fmt: skip
+
+
+class UnifiedBuyerInput(serializers.Serializer):
+    nick = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    email = serializers.CharField(required=False, allow_blank=True, max_length=254)
+
+
+class UnifiedAddressInput(serializers.Serializer):
+    country = serializers.CharField(
+        required=False, allow_blank=True, max_length=2, help_text="ISO 3166 alpha-2"
+    )
+    province = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    city = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    district = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    street = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    postcode = serializers.CharField(required=False, allow_blank=True, max_length=20)
+
+
+class UnifiedItemInput(serializers.Serializer):
+    line_id = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="The platform's line id; lines are matched by it, else by SKU",
+    )  # fmt: skip
+    sku = serializers.CharField(required=False, allow_blank=True)
+    title = serializers.CharField(max_length=500)
+    spec = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    quantity = serializers.IntegerField(min_value=1, default=1)
+    unit_price = _amount()
+    discount = _amount("Line discount", required=False)
+    image_url = serializers.CharField(required=False, allow_blank=True)
+    native_status = serializers.CharField(required=False, allow_blank=True)
+    refund_status = serializers.CharField(required=False, allow_blank=True)
+
+
+class UnifiedOrderInput(serializers.Serializer):
+    """One order in the unified shape (the field names of the order output)."""
+
+    shop = serializers.IntegerField(help_text="One of your shops (GET /api/v1/shops/)")
+    platform_order_id = serializers.CharField(max_length=64)
+    native_status = serializers.CharField(
+        help_text="The platform's own status code, e.g. WAIT_SELLER_SEND_GOODS, "
+        "AWAITING_SHIPMENT (variant spellings such as TikTok CANCEL are accepted)"
+    )
+    platform_updated_at = serializers.DateTimeField(
+        help_text="The platform's update time: an older one than stored changes nothing"
+    )
+    created_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(required=False, allow_null=True)
+    shipped_at = serializers.DateTimeField(required=False, allow_null=True)
+    delivered_at = serializers.DateTimeField(required=False, allow_null=True)
+    completed_at = serializers.DateTimeField(required=False, allow_null=True)
+    closed_at = serializers.DateTimeField(required=False, allow_null=True)
+    buyer = UnifiedBuyerInput(required=False)
+    address = UnifiedAddressInput(required=False)
+    items = UnifiedItemInput(many=True, min_length=1, max_length=MAX_ITEMS)
+    currency = serializers.CharField(
+        min_length=3, max_length=3, help_text="ISO 4217, e.g. CNY"
+    )
+    shipping_fee = _amount(required=False)
+    discount = _amount("Order-level discount", required=False)
+    tax = _amount(required=False)
+    total = _amount(
+        "Omit to compute: items − line discounts + shipping − discount + tax",
+        required=False,
+    )
+    buyer_message = serializers.CharField(required=False, allow_blank=True)
+    seller_memo = serializers.CharField(required=False, allow_blank=True)
+    flag = serializers.ChoiceField(
+        choices=Flag.choices, required=False, allow_blank=True
+    )
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    end_reason = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    cancel_requested = serializers.BooleanField(required=False, allow_null=True)
+    deadlines = serializers.DictField(
+        child=serializers.DateTimeField(),
+        required=False,
+        help_text="The platform's own deadlines by kind: "
+        + ", ".join(DeadlineKind.values),
+    )
+
+
+class BulkUpsertInput(serializers.Serializer):
+    orders = UnifiedOrderInput(many=True, min_length=1, max_length=MAX_ORDERS)
+
+
+class BulkUpsertResult(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The order's position in the request")
+    ok = serializers.BooleanField()
+    id = serializers.IntegerField(required=False, help_text="The order id, when ok")
+    outcome = serializers.ChoiceField(
+        choices=["created", "updated", "unchanged", "stale"],
+        required=False,
+        help_text="When ok. stale: older than what is stored, so nothing changed",
+    )
+    error = ErrorBody(required=False, help_text="When not ok")
+
+
+class BulkUpsertOutput(serializers.Serializer):
+    results = BulkUpsertResult(many=True)
+    ok = serializers.IntegerField()
+    failed = serializers.IntegerField()
