@@ -212,7 +212,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 
 def _dates_to_times(params, ws: Workspace) -> None:
-    """The date pickers (``created_from``/``created_to``) are days in the shops' zone."""
+    """The date pickers (``created_from``/``_to``, ``paid_from``/``_to``) are days in the
+    zone of the organisation's first shop."""
     from datetime import date, datetime, time
     from zoneinfo import ZoneInfo
 
@@ -221,6 +222,8 @@ def _dates_to_times(params, ws: Workspace) -> None:
     for field, target, shift in (
         ("created_from", "created_after", 0),
         ("created_to", "created_before", 1),
+        ("paid_from", "paid_after", 0),
+        ("paid_to", "paid_before", 1),
     ):
         value = params.get(field)
         if not value:

@@ -265,3 +265,27 @@ def test_every_page_loads_with_the_demo_data_in_both_languages(client, language)
                 if re.search(rf"(?<![\w]){re.escape(m)}(?![\w])", text)
             )
             assert left == [], f"{url}: untranslated {left}"
+
+
+def test_date_filters_are_days_in_the_shops_zone(client):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    shop = ShopFactory(platform="taobao")  # Asia/Shanghai
+    beijing = ZoneInfo("Asia/Shanghai")
+    early = make_order(
+        shop,
+        "WAIT_BUYER_PAY",
+        created_at=datetime(2026, 11, 1, 0, 30, tzinfo=beijing).isoformat(),
+    )
+    late = make_order(
+        shop,
+        "WAIT_BUYER_PAY",
+        created_at=datetime(2026, 10, 31, 23, 30, tzinfo=beijing).isoformat(),
+    )
+    member(shop, client=client)
+    html = client.get(
+        "/orders/?created_from=2026-11-01&created_to=2026-11-01"
+    ).content.decode()
+    assert early.platform_order_id in html
+    assert late.platform_order_id not in html
