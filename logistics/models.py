@@ -199,3 +199,95 @@ class TrackingNumber(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier_id}:{self.number} ({self.status})"
+
+
+class PackageStatus(models.TextChoices):
+    CREATED = "created", _("created")
+    HANDED_OVER = "handed_over", _("handed over")
+    IN_TRANSIT = "in_transit", _("in transit")
+    DELIVERED = "delivered", _("delivered")
+    FAILED = "failed", _("delivery failed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class SyncStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SYNCED = "synced", _("synced")
+    FAILED = "failed", _("failed")
+
+
+class Package(models.Model):
+    """One parcel of an order, with its carrier and tracking number (PRODUCT.md L3).
+
+    Made only by ``logistics.shipping``. An order may have several (partial shipments,
+    several parcels); a tracking number is on one package for ever.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="packages"
+    )
+    # db_index=False: the (order, id) index below serves every look-up by order.
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="packages", db_index=False
+    )
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="+")
+    tracking_number = models.CharField(_("tracking number"), max_length=40)
+    # The pool's (or the typed number's) row; null only if it was removed by hand.
+    tracking_record = models.OneToOneField(
+        TrackingNumber, null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="package",
+    )  # fmt: skip
+    status = models.CharField(
+        _("status"), max_length=12,
+        choices=PackageStatus.choices, default=PackageStatus.CREATED,
+    )  # fmt: skip
+    # The shipment was partial (the platform's send_type=part) when it was made.
+    partial = models.BooleanField(_("partial shipment"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=now)
+    handed_over_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
+    shipped_by = models.CharField(_("shipped by"), max_length=150, blank=True)
+    # The shipment is recorded for sync to the platform (consign / ship API).
+    platform_sync_status = models.CharField(
+        _("platform sync"), max_length=10,
+        choices=SyncStatus.choices, default=SyncStatus.PENDING,
+    )  # fmt: skip
+    platform_synced_at = models.DateTimeField(null=True, blank=True)
+    platform_sync_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # One package per (carrier, number) for ever. Number leads, as on
+            # TrackingNumber, so the index also serves a search by number alone.
+            models.UniqueConstraint(fields=["tracking_number", "carrier"], name="package_carrier_number_unique"),
+        ]  # fmt: skip
+        indexes = [
+            # An order's packages in id order: the order page's shipments panel,
+            # GET /api/v1/orders/{id}/packages/, and the shipped quantities per item.
+            models.Index(fields=["order", "id"], name="package_order_idx"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.carrier_id}:{self.tracking_number}"
+
+    @property
+    def tracking_url(self) -> str:
+        return self.carrier.tracking_url(self.tracking_number)
+
+
+class PackageItem(models.Model):
+    """How many of one order line are in a package."""
+
+    # The default FK indexes serve the look-ups: a package's items (prefetch) and the
+    # quantities already shipped of an order's items (by order_item).
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="items")
+    order_item = models.ForeignKey(
+        "orders.OrderItem", on_delete=models.CASCADE, related_name="package_items"
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_item_id} × {self.quantity}"

@@ -1,13 +1,13 @@
-"""Reading tracking-number pools: counts by status, usage and expiry figures (L2)."""
+"""Reading logistics data: pool counts, usage and expiry figures (L2); an order's packages (L3)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from logistics.models import NumberStatus, TrackingNumberPool
+from logistics.models import NumberStatus, Package, PackageItem, TrackingNumberPool
 
 EXPIRING_SOON = timedelta(days=7)
 
@@ -68,3 +68,39 @@ def pool_stats(pool: TrackingNumberPool, *, now: datetime | None = None) -> Pool
         cost_per_used=cost_per_used,
         currency=pool.currency,
     )
+
+
+def packages_of_order(order_id: int) -> QuerySet[Package]:
+    """An order's packages in id order, with carrier and items (three queries in all).
+
+    The caller has already checked that the order is the reader's (``orders_of``).
+    Served by the (order, id) index.
+    """
+    return (
+        Package.objects.filter(order_id=order_id)
+        .select_related("carrier")
+        .prefetch_related(
+            Prefetch(
+                "items",
+                queryset=PackageItem.objects.select_related("order_item").order_by(
+                    "id"
+                ),
+            )
+        )
+        .order_by("id")
+    )
+
+
+def shipping_panel(order, *, can_ship: bool) -> dict:
+    """What the order page's shipments card shows: packages, and the ship form's data."""
+    from logistics.models import Carrier
+    from logistics.shipping import remaining_quantities
+
+    return {
+        "packages": list(packages_of_order(order.pk)),
+        "can_ship": can_ship,
+        "carriers": list(Carrier.objects.filter(is_active=True).order_by("code"))
+        if can_ship
+        else [],
+        "remaining": remaining_quantities([order.pk])[order.pk] if can_ship else [],
+    }

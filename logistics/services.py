@@ -8,7 +8,7 @@ all-or-nothing: on an error nothing changed.
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -19,7 +19,7 @@ from django.utils import timezone
 from logistics.errors import PoolExhausted, TrackingNumberState, TrackingNumberTaken
 from logistics.models import Carrier, NumberStatus, TrackingNumber, TrackingNumberPool
 from oms.core.db import bulk_update
-from oms.core.errors import NotFound, ValidationFailed
+from oms.core.errors import NotFound, OmsError, ValidationFailed
 from oms.core.money import parse_amount
 from orders.models import Order, Organisation
 
@@ -504,3 +504,129 @@ def _check_orders(*, organisation: Organisation, order_ids: Sequence[int]) -> No
     missing = sorted(set(order_ids) - known)
     if missing:
         raise NotFound("No such order.", order_ids=missing)
+
+
+# --- Many orders at once (batch shipping) -------------------------------------------------
+
+
+def register_manual_many(
+    *, carrier: Carrier, numbers: Mapping[int, str], organisation: Organisation
+) -> dict[int, TrackingNumber | OmsError]:
+    """``register_manual`` for many orders at once: order id → reserved number or error.
+
+    Bounded queries whatever the count: one locking look-up, one insert, one update.
+    Each refusal (invalid, given twice, already known) is that order's alone.
+    """
+    out: dict[int, TrackingNumber | OmsError] = {}
+    wanted: dict[int, str] = {}
+    for order_id, raw in numbers.items():
+        try:
+            wanted[order_id] = normalise_number(raw)
+        except OmsError as exc:
+            out[order_id] = exc
+    counts = Counter(wanted.values())
+    for order_id, number in list(wanted.items()):
+        if counts[number] > 1:
+            out[order_id] = TrackingNumberTaken(
+                "The batch lists this tracking number more than once.",
+                numbers=[number],
+                conflicts=1,
+                duplicates_in_batch=[number],
+                orders={},
+            )
+            del wanted[order_id]
+    if not wanted:
+        return out
+    with transaction.atomic():
+        now = timezone.now()
+        existing = {
+            n.number: n
+            for n in TrackingNumber.objects.select_for_update(of=("self",))
+            .select_related("pool")
+            .filter(carrier=carrier, number__in=list(wanted.values()))
+            .order_by("id")
+        }
+        reserve: list[TrackingNumber] = []
+        create: dict[int, TrackingNumber] = {}
+        for order_id, number in wanted.items():
+            row = existing.get(number)
+            if row is None:
+                create[order_id] = TrackingNumber(
+                    pool=None,
+                    carrier=carrier,
+                    organisation=organisation,
+                    number=number,
+                    status=NumberStatus.RESERVED,
+                    reserved_at=now,
+                    created_at=now,
+                )
+                continue
+            own = row.organisation_id == organisation.pk
+            pool_open = row.pool_id is not None and not row.pool.is_expired(now)
+            if own and row.status == NumberStatus.AVAILABLE and pool_open:
+                row.status, row.reserved_at = NumberStatus.RESERVED, now
+                reserve.append(row)
+                out[order_id] = row
+                continue
+            out[order_id] = TrackingNumberTaken(
+                numbers=[number],
+                conflicts=1,
+                duplicates_in_batch=[],
+                orders=(
+                    {number: row.order_id}
+                    if own and row.status == NumberStatus.USED and row.order_id
+                    else {}
+                ),
+                status=row.status if own else "taken",
+            )
+        if reserve:
+            bulk_update(reserve, ["status", "reserved_at"])
+        if create:
+            try:
+                with transaction.atomic():
+                    TrackingNumber.objects.bulk_create(list(create.values()))
+                out.update(create)
+            except IntegrityError:
+                # Some were registered by someone else meanwhile: one by one (rare).
+                for order_id, row in create.items():
+                    try:
+                        out[order_id] = register_manual(
+                            carrier=carrier,
+                            number=row.number,
+                            organisation=organisation,
+                        )
+                    except OmsError as exc:
+                        out[order_id] = exc
+    return out
+
+
+def mark_used_many(
+    numbers: Mapping[int, TrackingNumber], *, package_refs: Mapping[int, str]
+) -> None:
+    """Mark reserved numbers used, each on its order (order id → number), in bulk.
+
+    ``package_refs`` (order id → package id) is written on each number. Raises
+    ``TrackingNumberState`` if any number is not reserved (nothing then changes).
+    """
+    if not numbers:
+        return
+    with transaction.atomic():
+        locked = {n.pk: n for n in _lock(numbers.values())}
+        now = timezone.now()
+        changed: list[TrackingNumber] = []
+        wrong: list[str] = []
+        for order_id, number in numbers.items():
+            row = locked[number.pk]
+            if row.status != NumberStatus.RESERVED:
+                wrong.append(row.number)
+                continue
+            row.status, row.used_at, row.order_id = NumberStatus.USED, now, order_id
+            row.package_ref = package_refs.get(order_id)
+            changed.append(row)
+            number.status, number.used_at, number.order_id = row.status, now, order_id
+            number.package_ref = row.package_ref
+        if wrong:
+            raise TrackingNumberState(
+                "Only reserved numbers can be marked used.", numbers=wrong
+            )
+        bulk_update(changed, ["status", "used_at", "order", "package_ref"])

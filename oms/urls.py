@@ -38,6 +38,7 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
+    path("api/v1/", include("logistics.api.urls")),  # before orders: orders/batch/ship/
     path("api/v1/", include("orders.api.urls")),
     path("api/v1/", include("integrations.api.urls")),
     re_path(r"^api/(?P<path>.*)$", api_not_found),
@@ -48,5 +49,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("logistics.urls")),  # before orders: orders/<id>/ship/
     path("", include("orders.urls")),
 ]

@@ -138,8 +138,12 @@ def apply_event_to_locked(
     now: datetime | None = None,
     data: Mapping[str, Any] | None = None,
     versions: Mapping[int, int] | None = None,
+    data_by_order: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[Order | OmsError]:
     """Apply one event to many orders the caller has locked, with one query per write.
+
+    ``data`` is the action's input for every order; ``data_by_order`` adds per-order
+    details (a batch shipment's tracking numbers) to each order's timeline event.
 
     Returns, for each order in turn, the changed order or the error that refused it;
     refused orders are left untouched. Batch actions and the deadline sweep use this;
@@ -188,7 +192,11 @@ def apply_event_to_locked(
                 from_status=from_status,
                 to_status=order.native_status,
                 reason=reason,
-                data={"stage": [from_stage, order.stage], **_jsonable(data)},
+                data={
+                    "stage": [from_stage, order.stage],
+                    **_jsonable(data),
+                    **_jsonable((data_by_order or {}).get(order.pk, {})),
+                },
             )
         )
         outcomes.append(order)

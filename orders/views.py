@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from logistics.selectors import shipping_panel
 from oms.core.errors import OmsError
 from orders import actions
 from orders import permissions as p
@@ -283,6 +284,7 @@ def _detail_context(ws: Workspace, order: Order) -> dict:
         },
         "flags": Flag.choices,
         "machine_actions": machine,
+        "shipping": shipping_panel(order, can_ship=ws.can(p.SHIP)),
     }
 
 

@@ -18,12 +18,13 @@ echo "==> manage.py check"
 echo "==> makemigrations --check --dry-run"
 "$PY" manage.py makemigrations --check --dry-run
 
-echo "==> browser for the dashboard tests"
-if ! command -v chromium >/dev/null 2>&1; then
+echo "==> browser for the dashboard tests, PDF tools for the printing tests"
+if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1 \
+    || ! command -v zbarimg >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing Debian's chromium and fonts-wqy-zenhei (Chinese glyphs) ..."
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null) \
-            || echo "!! could not install chromium" >&2
+        echo "installing Debian's chromium, fonts-wqy-zenhei (Chinese glyphs), poppler-utils and zbar-tools ..."
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei poppler-utils zbar-tools >/dev/null) \
+            || echo "!! could not install chromium fonts-wqy-zenhei poppler-utils zbar-tools" >&2
     fi
 fi
 if command -v chromium >/dev/null 2>&1; then

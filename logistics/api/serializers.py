@@ -1,0 +1,135 @@
+"""Shipping API shapes: ship one order, ship a batch, an order's packages."""
+
+from rest_framework import serializers
+
+from logistics.models import Package, PackageItem
+from orders.api.serializers import BatchInput, ErrorBody, OrderDetailOutput
+
+NUMBER_MAX_LENGTH = 40
+
+
+class ShipItemInput(serializers.Serializer):
+    item = serializers.IntegerField(
+        min_value=1, help_text="The order item's id (see the order's packages)"
+    )
+    quantity = serializers.IntegerField(min_value=1)
+
+
+class ShipInput(serializers.Serializer):
+    carrier = serializers.CharField(max_length=40, help_text="The carrier's code")
+    tracking_number = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=NUMBER_MAX_LENGTH,
+        help_text="Typed or scanned; leave out with allocate=true",
+    )
+    allocate = serializers.BooleanField(
+        required=False, default=False, help_text="Take a number from a pool"
+    )
+    items = ShipItemInput(
+        many=True,
+        required=False,
+        help_text="For a partial shipment; leave out to ship all that remains",
+    )
+    version = serializers.IntegerField(
+        required=False, min_value=0, help_text="Or send If-Match"
+    )
+
+    def validate_items(self, value):
+        if not value:
+            raise serializers.ValidationError("Choose at least one item.")
+        return value
+
+    def validate(self, attrs):
+        has_number = bool((attrs.get("tracking_number") or "").strip())
+        if has_number == bool(attrs.get("allocate")):
+            raise serializers.ValidationError(
+                {"tracking_number": "Give a tracking number, or allocate=true."}
+            )
+        return attrs
+
+
+class BatchShipNumberInput(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, help_text="The order id")
+    tracking_number = serializers.CharField(max_length=NUMBER_MAX_LENGTH)
+
+
+class BatchShipInput(BatchInput):
+    carrier = serializers.CharField(max_length=40, help_text="The carrier's code")
+    allocate = serializers.BooleanField(
+        required=False, default=False, help_text="Take one number per order from a pool"
+    )
+    tracking_numbers = BatchShipNumberInput(
+        many=True,
+        required=False,
+        max_length=500,
+        help_text="One per order, when not allocating",
+    )
+
+    def validate(self, attrs):
+        numbers = attrs.get("tracking_numbers")
+        if bool(numbers) == bool(attrs.get("allocate")):
+            raise serializers.ValidationError(
+                {"tracking_numbers": "Give one per order, or allocate=true."}
+            )
+        return attrs
+
+
+class PackageItemOutput(serializers.ModelSerializer):
+    item = serializers.IntegerField(source="order_item_id")
+    sku = serializers.CharField(source="order_item.sku")
+    title = serializers.CharField(source="order_item.title")
+
+    class Meta:
+        model = PackageItem
+        fields = ["item", "sku", "title", "quantity"]
+
+
+class PackageOutput(serializers.ModelSerializer):
+    carrier = serializers.CharField(source="carrier.code")
+    carrier_name = serializers.CharField(source="carrier.name")
+    tracking_url = serializers.CharField(
+        help_text="The carrier's tracking page, or empty"
+    )
+    items = PackageItemOutput(many=True)
+
+    class Meta:
+        model = Package
+        fields = [
+            "id",
+            "order",
+            "carrier",
+            "carrier_name",
+            "tracking_number",
+            "tracking_url",
+            "status",
+            "partial",
+            "items",
+            "created_at",
+            "handed_over_at",
+            "shipped_by",
+            "platform_sync_status",
+        ]
+
+
+class ShipOutput(serializers.Serializer):
+    package = PackageOutput()
+    order = OrderDetailOutput()
+
+
+class PackageListOutput(serializers.Serializer):
+    results = PackageOutput(many=True)
+
+
+class BatchShipResultOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    package = serializers.IntegerField(required=False, help_text="The package's id")
+    tracking_number = serializers.CharField(required=False)
+    error = ErrorBody(required=False)
+
+
+class BatchShipOutput(serializers.Serializer):
+    results = BatchShipResultOutput(many=True)
+    ok = serializers.IntegerField()
+    failed = serializers.IntegerField()
