@@ -6,6 +6,7 @@ changes a tracking number's status. Indexes say in a comment which query each on
 
 from urllib.parse import quote
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -245,6 +246,8 @@ class Package(models.Model):
     partial = models.BooleanField(_("partial shipment"), default=False)
     created_at = models.DateTimeField(_("created at"), default=now)
     handed_over_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
+    # The hand-over scan (L5): a scan marks the package handed over.
+    scanned_at = models.DateTimeField(_("scanned at"), null=True, blank=True)
     shipped_by = models.CharField(_("shipped by"), max_length=150, blank=True)
     # The shipment is recorded for sync to the platform (consign / ship API).
     platform_sync_status = models.CharField(
@@ -291,3 +294,79 @@ class PackageItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_item_id} × {self.quantity}"
+
+
+class PrintKind(models.TextChoices):
+    LABELS = "labels", _("shipping labels")
+    PACKING_SLIPS = "packing_slips", _("packing slips")
+    PICK_LIST = "pick_list", _("pick list")
+
+
+class PrintBatch(models.Model):
+    """One print run of labels for many orders, kept to reprint and to scan (L4, L5).
+
+    ``failures`` lists the orders refused when the batch was made:
+    ``[{"order_id": 5, "reason": "…"}]``.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="print_batches"
+    )
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    created_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created at"), default=now)
+    size = models.CharField(
+        _("label size"), max_length=10,
+        choices=LabelSize.choices, default=LabelSize.TWO_PART,
+    )  # fmt: skip
+    kind = models.CharField(
+        _("kind"), max_length=16,
+        choices=PrintKind.choices, default=PrintKind.LABELS,
+    )  # fmt: skip
+    label_count = models.PositiveIntegerField(_("labels"), default=0)
+    # Labels of packages that existed before the batch (printed again, marked so).
+    reprinted_labels = models.PositiveIntegerField(_("reprinted labels"), default=0)
+    times_printed = models.PositiveIntegerField(_("times printed"), default=0)
+    last_printed_at = models.DateTimeField(_("last printed at"), null=True, blank=True)
+    failures = models.JSONField(_("refused orders"), default=list, blank=True)
+    packages = models.ManyToManyField(
+        Package, through="PrintBatchPackage", related_name="print_batches"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The organisation's batches, newest first (warehouse pages).
+            models.Index(fields=["organisation", "-created_at"], name="printbatch_org_idx"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"#{self.pk} ({self.label_count})"
+
+
+class PrintBatchPackage(models.Model):
+    """A package printed in a batch, at its place (1-based) in the PDF."""
+
+    # The unique (batch, package) constraint's index serves a batch's packages.
+    batch = models.ForeignKey(
+        PrintBatch, on_delete=models.CASCADE, related_name="entries"
+    )
+    # The default FK index serves "which batches printed this package" (scans).
+    package = models.ForeignKey(
+        Package, on_delete=models.CASCADE, related_name="batch_entries"
+    )
+    sequence = models.PositiveIntegerField(_("sequence"))
+    # The package existed before this batch: its label is marked as a reprint.
+    reprint = models.BooleanField(_("reprint"), default=False)
+
+    class Meta:
+        ordering = ["batch", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "package"], name="printbatchpackage_unique"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.sequence}"

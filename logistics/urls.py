@@ -9,4 +9,12 @@ app_name = "logistics"
 
 urlpatterns = [
     path("orders/<int:order_id>/ship/", views.ship_order, name="ship"),
+    path("warehouse/print/", views.print_page, name="print"),
+    path("warehouse/batches/<int:batch_id>/", views.batch_page, name="batch"),
+    path(
+        "warehouse/batches/<int:batch_id>/<str:kind>.pdf",
+        views.batch_pdf,
+        name="batch-pdf",
+    ),
+    path("warehouse/batches/<int:batch_id>/scan/", views.scan_page, name="scan"),
 ]

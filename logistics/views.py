@@ -5,17 +5,23 @@ shops and role (``logistics.ship``) are checked on the server. A refusal is show
 its reason and changes nothing.
 """
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from logistics import print_batches
 from logistics.errors import TrackingNumberTaken
-from logistics.shipping import ship
+from logistics.models import Carrier, PrintBatch
+from logistics.printing import DEFAULT_SIZE, LABEL_SIZES
+from logistics.shipping import MAX_BATCH, ship
 from oms.core.errors import OmsError
 from orders import permissions as p
+from orders.selectors import orders_of
 from orders.views import get_order, workspace
 
 
@@ -67,3 +73,128 @@ def ship_order(request: HttpRequest, order_id: int) -> HttpResponse:
     except OmsError as exc:
         messages.error(request, _refusal(exc))
     return redirect("orders:detail", order_id=order.pk)
+
+
+# --- warehouse: print batches (L4) and the hand-over scan (L5) ------------------------------
+
+
+def _warehouse(request: HttpRequest):
+    ws = workspace(request)
+    ws.require(p.SHIP)
+    return ws
+
+
+def _get_batch(ws, batch_id: int) -> PrintBatch:
+    batch = PrintBatch.objects.filter(pk=batch_id, organisation=ws.organisation).first()
+    if batch is None:
+        raise Http404(_("No such print batch."))
+    return batch
+
+
+@login_required
+def print_page(request: HttpRequest) -> HttpResponse:
+    """Choose orders (the list's selection or typed order numbers), carrier and size."""
+    ws = _warehouse(request)
+    source = request.POST if request.method == "POST" else request.GET
+    ids = [int(v) for v in source.getlist("ids") if v.isdigit()][:MAX_BATCH]
+    numbers = source.get("numbers", "")
+    if request.method == "POST":
+        wanted = [n for n in re.split(r"[\s,;]+", numbers) if n]
+        unknown: list[str] = []
+        if wanted:
+            found = dict(
+                orders_of(ws.organisation, ws.shop_ids)
+                .filter(platform_order_id__in=wanted)
+                .values_list("platform_order_id", "pk")
+            )
+            unknown = [n for n in wanted if n not in found]
+            ids += [found[n] for n in wanted if n in found]
+        if unknown:
+            messages.error(
+                request, _("Unknown order numbers: %s") % ", ".join(unknown[:20])
+            )
+        if ids:
+            try:
+                batch, _pdf = print_batches.print_labels(
+                    organisation=ws.organisation,
+                    actor=ws.actor,
+                    order_ids=ids,
+                    carrier_code=request.POST.get("carrier", ""),
+                    size=request.POST.get("size", DEFAULT_SIZE),
+                )
+            except OmsError as exc:
+                messages.error(request, _refusal(exc))
+            else:
+                return redirect("logistics:batch", batch_id=batch.pk)
+        elif not unknown:
+            messages.error(request, _("Select at least one order."))
+    context = {
+        "ws": ws,
+        "ids": ids,
+        "numbers": numbers,
+        "carriers": Carrier.objects.filter(is_active=True),
+        "sizes": [(size, size) for size in LABEL_SIZES],
+        "size": DEFAULT_SIZE,
+        "batches": PrintBatch.objects.filter(organisation=ws.organisation)[:20],
+    }
+    return render(request, "logistics/print.html", context)
+
+
+@login_required
+def batch_page(request: HttpRequest, batch_id: int) -> HttpResponse:
+    ws = _warehouse(request)
+    batch = _get_batch(ws, batch_id)
+    return render(
+        request,
+        "logistics/batch.html",
+        {"ws": ws, "batch": batch, "entries": print_batches.entries_of(batch)},
+    )
+
+
+PDFS = {
+    "labels": print_batches.labels_pdf,
+    "packing-slips": print_batches.packing_slips,
+    "pick-list": print_batches.pick_list,
+}
+
+
+@login_required
+def batch_pdf(request: HttpRequest, batch_id: int, kind: str) -> HttpResponse:
+    ws = _warehouse(request)
+    batch = _get_batch(ws, batch_id)
+    if kind not in PDFS or not batch.label_count:
+        raise Http404
+    if kind == "labels" and request.method == "POST":
+        content = print_batches.reprint(batch)
+    else:
+        content = PDFS[kind](batch)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{kind}-{batch.pk}.pdf"'
+    return response
+
+
+@login_required
+def scan_page(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """Scanners type the number and press Enter: one plain form post per parcel."""
+    ws = _warehouse(request)
+    batch = _get_batch(ws, batch_id)
+    result = None
+    if request.method == "POST":
+        result = print_batches.scan(
+            organisation=ws.organisation,
+            actor=ws.actor,
+            batch=batch,
+            tracking_number=request.POST.get("tracking_number", ""),
+        )
+    scanned = batch.entries.filter(package__scanned_at__isnull=False).count()
+    return render(
+        request,
+        "logistics/scan.html",
+        {
+            "ws": ws,
+            "batch": batch,
+            "result": result,
+            "unscanned": print_batches.unscanned(batch),
+            "scanned": scanned,
+        },
+    )

@@ -75,6 +75,11 @@ class Workspace:
     def can(self, permission: str) -> bool:
         return p.role_allows(self.membership.role, permission)
 
+    @property
+    def can_ship(self) -> bool:
+        """Print labels and hand over (the warehouse pages and their nav link)."""
+        return self.can(p.SHIP)
+
     def require(self, permission: str) -> None:
         if not self.can(permission):
             raise PermissionDenied(_("Your role may not do this."))

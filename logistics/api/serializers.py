@@ -133,3 +133,67 @@ class BatchShipOutput(serializers.Serializer):
     results = BatchShipResultOutput(many=True)
     ok = serializers.IntegerField()
     failed = serializers.IntegerField()
+
+
+# --- print batches ------------------------------------------------------------------------
+
+
+class PrintBatchInput(serializers.Serializer):
+    order_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        min_length=1,
+        max_length=500,
+        help_text="The orders to print (shipped first when not yet shipped)",
+    )
+    carrier = serializers.CharField(max_length=40, help_text="The carrier's code")
+    size = serializers.ChoiceField(
+        choices=["100x180", "100x150", "76x130"],
+        required=False,
+        default="100x180",
+        help_text="Label stock",
+    )
+
+
+class PrintFailureOutput(serializers.Serializer):
+    order_id = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class UnscannedOutput(serializers.Serializer):
+    package = serializers.IntegerField(source="pk")
+    order_id = serializers.IntegerField()
+    platform_order_id = serializers.CharField(source="order.platform_order_id")
+    tracking_number = serializers.CharField()
+
+
+class PrintBatchLinksOutput(serializers.Serializer):
+    labels = serializers.CharField()
+    reprint = serializers.CharField()
+    packing_slips = serializers.CharField()
+    pick_list = serializers.CharField()
+    scan = serializers.CharField()
+
+
+class PrintBatchOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField()
+    size = serializers.CharField()
+    label_count = serializers.IntegerField()
+    reprinted_labels = serializers.IntegerField()
+    times_printed = serializers.IntegerField()
+    last_printed_at = serializers.DateTimeField(allow_null=True)
+    failures = PrintFailureOutput(many=True)
+    unscanned = UnscannedOutput(many=True)
+    links = PrintBatchLinksOutput()
+
+
+class ScanInput(serializers.Serializer):
+    tracking_number = serializers.CharField(max_length=NUMBER_MAX_LENGTH)
+
+
+class ScanOutput(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=["ok", "already_scanned", "unknown", "wrong_batch"]
+    )
+    order_id = serializers.IntegerField(required=False)

@@ -21,4 +21,39 @@ urlpatterns = [
         views.OrderPackagesApi.as_view(),
         name="api-order-packages",
     ),
+    path(
+        "print-batches/",
+        views.PrintBatchCreateApi.as_view(),
+        name="api-print-batches",
+    ),
+    path(
+        "print-batches/<int:batch_id>/",
+        views.PrintBatchDetailApi.as_view(),
+        name="api-print-batch",
+    ),
+    path(
+        "print-batches/<int:batch_id>/labels.pdf",
+        views.PrintBatchLabelsApi.as_view(),
+        name="api-print-batch-labels",
+    ),
+    path(
+        "print-batches/<int:batch_id>/reprint/",
+        views.PrintBatchReprintApi.as_view(),
+        name="api-print-batch-reprint",
+    ),
+    path(
+        "print-batches/<int:batch_id>/packing-slips.pdf",
+        views.PrintBatchPackingSlipsApi.as_view(),
+        name="api-print-batch-packing-slips",
+    ),
+    path(
+        "print-batches/<int:batch_id>/pick-list.pdf",
+        views.PrintBatchPickListApi.as_view(),
+        name="api-print-batch-pick-list",
+    ),
+    path(
+        "print-batches/<int:batch_id>/scan/",
+        views.PrintBatchScanApi.as_view(),
+        name="api-print-batch-scan",
+    ),
 ]

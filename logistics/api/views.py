@@ -4,15 +4,23 @@ Views parse input, call ``logistics.shipping`` and render; errors are the servic
 own, in the one API error shape (a reused tracking number: 409 naming the order).
 """
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework.response import Response
 
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
-from logistics import shipping
+from logistics import print_batches, shipping
 from logistics.api import serializers as s
+from logistics.models import PrintBatch
 from logistics.selectors import packages_of_order
-from oms.core.errors import OmsError
+from oms.core.errors import NotFound, OmsError
 from orders.api.views import (
     ACTION_ERRORS,
     ERRORS,
@@ -172,3 +180,199 @@ class OrderBatchShipApi(OmsApiView):
                 )
         ok = sum(result["ok"] for result in results)
         return Response({"results": results, "ok": ok, "failed": len(results) - ok})
+
+
+# --- print batches (L4) and the hand-over scan (L5) -----------------------------------------
+
+
+# The route is <int:batch_id>: only digits reach the view.
+BATCH_ID = OpenApiParameter(
+    "batch_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH
+)
+PDF = OpenApiResponse(
+    response=OpenApiTypes.BINARY, description="A PDF document (application/pdf)"
+)
+PDF_RESPONSES = {(200, "application/pdf"): PDF, **ERRORS}
+
+
+def _batch(view: OmsApiView, batch_id: int) -> PrintBatch:
+    batch = PrintBatch.objects.filter(
+        pk=batch_id, organisation=view.ctx.organisation
+    ).first()
+    if batch is None:
+        raise NotFound("No such print batch.", batch_id=batch_id)
+    return batch
+
+
+def _pdf(content: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
+
+
+def _batch_body(request, batch: PrintBatch) -> dict:
+    base = f"/api/v1/print-batches/{batch.pk}/"
+    return s.PrintBatchOutput(
+        {
+            "id": batch.pk,
+            "created_at": batch.created_at,
+            "created_by": batch.created_by,
+            "size": batch.size,
+            "label_count": batch.label_count,
+            "reprinted_labels": batch.reprinted_labels,
+            "times_printed": batch.times_printed,
+            "last_printed_at": batch.last_printed_at,
+            "failures": batch.failures,
+            "unscanned": print_batches.unscanned(batch),
+            "links": {
+                "labels": request.build_absolute_uri(base + "labels.pdf"),
+                "reprint": request.build_absolute_uri(base + "reprint/"),
+                "packing_slips": request.build_absolute_uri(base + "packing-slips.pdf"),
+                "pick_list": request.build_absolute_uri(base + "pick-list.pdf"),
+                "scan": request.build_absolute_uri(base + "scan/"),
+            },
+        }
+    ).data
+
+
+def _require_labels(batch: PrintBatch) -> None:
+    if not batch.label_count:
+        raise NotFound("This batch has no labels.", batch_id=batch.pk)
+
+
+class PrintBatchCreateApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="print_batches_create",
+        summary="Print labels for many orders (shipping those not yet shipped)",
+        description=(
+            "Orders already shipped get their package's label again, marked as a "
+            "reprint; the others are shipped with numbers from the organisation's "
+            "pools. Orders that may not ship are listed in `failures` with the reason."
+        ),
+        request=s.PrintBatchInput,
+        responses={201: s.PrintBatchOutput, **ACTION_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Three orders",
+                value={"order_ids": [1, 2, 3], "carrier": "YUNDA", "size": "100x180"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        data = _valid(s.PrintBatchInput, request)
+        batch, _ = print_batches.print_labels(
+            organisation=self.ctx.organisation,
+            actor=self.ctx.actor,
+            order_ids=data["order_ids"],
+            carrier_code=data["carrier"],
+            size=data["size"],
+        )
+        return Response(_batch_body(request, batch), status=201)
+
+
+class PrintBatchDetailApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="print_batches_retrieve",
+        summary="A print batch, with its packages not yet scanned",
+        parameters=[BATCH_ID],
+        responses={200: s.PrintBatchOutput, **ERRORS},
+    )
+    def get(self, request, batch_id: int):
+        return Response(_batch_body(request, _batch(self, batch_id)))
+
+
+class PrintBatchLabelsApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="print_batches_labels",
+        summary="The batch's labels as a PDF (one page per label)",
+        parameters=[BATCH_ID],
+        responses=PDF_RESPONSES,
+    )
+    def get(self, request, batch_id: int):
+        batch = _batch(self, batch_id)
+        _require_labels(batch)
+        return _pdf(print_batches.labels_pdf(batch), f"labels-{batch.pk}.pdf")
+
+
+class PrintBatchReprintApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="print_batches_reprint",
+        summary="Print the batch's labels again (marked as reprints, counted)",
+        request=None,
+        parameters=[BATCH_ID],
+        responses=PDF_RESPONSES,
+    )
+    def post(self, request, batch_id: int):
+        batch = _batch(self, batch_id)
+        _require_labels(batch)
+        return _pdf(print_batches.reprint(batch), f"labels-{batch.pk}-reprint.pdf")
+
+
+class PrintBatchPackingSlipsApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="print_batches_packing_slips",
+        summary="Packing slips for the batch (A4 PDF, one order per page)",
+        parameters=[BATCH_ID],
+        responses=PDF_RESPONSES,
+    )
+    def get(self, request, batch_id: int):
+        batch = _batch(self, batch_id)
+        _require_labels(batch)
+        return _pdf(print_batches.packing_slips(batch), f"packing-slips-{batch.pk}.pdf")
+
+
+class PrintBatchPickListApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="print_batches_pick_list",
+        summary="The batch's pick list (A4 PDF, quantities summed per SKU)",
+        parameters=[BATCH_ID],
+        responses=PDF_RESPONSES,
+    )
+    def get(self, request, batch_id: int):
+        batch = _batch(self, batch_id)
+        _require_labels(batch)
+        return _pdf(print_batches.pick_list(batch), f"pick-list-{batch.pk}.pdf")
+
+
+class PrintBatchScanApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="print_batches_scan",
+        summary="Hand over one parcel of the batch by its tracking number",
+        description=(
+            "`ok` marks the package handed over (a TikTok Shop order awaiting "
+            "collection moves to in transit); `already_scanned`, `unknown` (no package "
+            "with that number) and `wrong_batch` (the package is in another batch) "
+            "change nothing."
+        ),
+        request=s.ScanInput,
+        parameters=[BATCH_ID],
+        responses={200: s.ScanOutput, **ERRORS},
+    )
+    def post(self, request, batch_id: int):
+        batch = _batch(self, batch_id)
+        data = _valid(s.ScanInput, request)
+        result = print_batches.scan(
+            organisation=self.ctx.organisation,
+            actor=self.ctx.actor,
+            batch=batch,
+            tracking_number=data["tracking_number"],
+        )
+        body = {"outcome": result.outcome}
+        if result.outcome in (print_batches.OK, print_batches.ALREADY_SCANNED):
+            body["order_id"] = result.order_id
+        return Response(body)

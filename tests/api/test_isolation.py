@@ -36,6 +36,7 @@ from integrations.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from logistics.models import Carrier, Package, PrintBatch, PrintBatchPackage
 from orders.api.views import BATCH_INPUTS
 from orders.models import (
     Notification,
@@ -127,7 +128,7 @@ def resource_of(name: str, path: str) -> str:
 
 
 # Which of a tenant's objects a path parameter names, by resource.
-RESOURCES = ("order", "shop", "subscription", "webhook", "delivery", "event")
+RESOURCES = ("order", "shop", "subscription", "webhook", "delivery", "event", "batch")
 
 
 def _ops(predicate) -> list:
@@ -198,6 +199,7 @@ class Tenant:
     subscription: object
     delivery: object
     markers: list[str]  # strings only this tenant's data contains
+    batch: object = None  # a print batch (logistics)
 
     @property
     def ids(self) -> dict[str, list]:
@@ -208,6 +210,7 @@ class Tenant:
             "subscription": subscriptions,
             "webhook": subscriptions,
             "delivery": [self.delivery.pk],
+            "batch": [self.batch.pk] if self.batch else [],
             "event": [
                 *OrderEvent.objects.filter(order__in=self.orders).values_list(
                     "pk", flat=True
@@ -300,7 +303,19 @@ def make_tenant(tag: str, platform: str = "tiktok", shops: int = 1) -> Tenant:
         str(delivery.event_id),
         f"{tag}-payload",
     ]
-    return Tenant(organisation, shop_list, orders, subscription, delivery, markers)
+    batch = PrintBatch.objects.create(
+        organisation=organisation, created_by=f"{tag}-warehouse", label_count=1
+    )
+    package = Package.objects.create(
+        organisation=organisation,
+        order=orders[0],
+        carrier=Carrier.objects.get(code="YTO"),
+        tracking_number=f"YT{uuid.uuid4().int % 10**13:013d}",
+    )
+    PrintBatchPackage.objects.create(batch=batch, package=package, sequence=1)
+    return Tenant(
+        organisation, shop_list, orders, subscription, delivery, markers, batch
+    )
 
 
 @pytest.fixture

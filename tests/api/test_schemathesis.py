@@ -32,6 +32,7 @@ from schemathesis.checks import (
 )
 
 from integrations.models import ApiKey, Scope, WebhookDelivery, WebhookSubscription
+from logistics.models import PrintBatch
 from orders.api.views import BATCH_INPUTS
 from tests.factories import ShopFactory, make_order
 
@@ -105,6 +106,9 @@ def tenant(transactional_db):
     delivery = WebhookDelivery.objects.create(
         subscription=subscription, event_type="order.updated", payload={"id": 1}
     )
+    batch = PrintBatch.objects.create(
+        organisation=shop.organisation, created_by="warehouse"
+    )
     _, raw = ApiKey.issue(
         organisation=shop.organisation,
         name="schemathesis",
@@ -118,6 +122,7 @@ def tenant(transactional_db):
         webhook=[subscription.pk],
         subscription=[subscription.pk],
         delivery=[delivery.pk],
+        batch=[batch.pk],
         action=sorted(BATCH_INPUTS),  # /orders/batch/{action}/
     )
     yield {"Authorization": f"Bearer {raw}"}

@@ -1,0 +1,339 @@
+"""Print batches (PRODUCT.md L4) and the hand-over scan (L5).
+
+``print_labels`` ships what is not yet shipped (``ship_batch`` with numbers from the
+pools), reuses the package of an order already shipped (its label is a reprint), and
+keeps the batch so it can be printed again, turned into packing slips and a pick list,
+and scanned at hand-over. Every function runs a bounded number of queries whatever the
+size of the batch.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from logistics.models import (
+    Package,
+    PackageItem,
+    PackageStatus,
+    PrintBatch,
+    PrintBatchPackage,
+    PrintKind,
+)
+from logistics.printing import (
+    LABEL_SIZES,
+    Label,
+    LabelLine,
+    PackingSlip,
+    Party,
+    render_labels,
+    render_packing_slips,
+    render_pick_list,
+)
+from logistics.shipping import MAX_BATCH, carrier_for, ship_batch
+from oms.core.errors import OmsError, ValidationFailed
+from orders.models import Order, Organisation
+from orders.services import Actor, allowed_shops_for, apply_event_to_locked
+
+COLLECT = "collect"
+COLLECT_FROM = "AWAITING_COLLECTION"
+
+
+# --- printing ---------------------------------------------------------------------------
+
+
+def print_labels(
+    *,
+    organisation: Organisation,
+    actor: Actor,
+    order_ids,
+    carrier_code: str,
+    size: str = "100x180",
+) -> tuple[PrintBatch, bytes | None]:
+    """Make a batch of labels for ``order_ids``: (batch, PDF or None when none printed).
+
+    Orders with a package (not cancelled) get that package's label again, marked as a
+    reprint; the others are shipped with numbers from the pools. Refused orders are in
+    ``batch.failures`` with their reason.
+    """
+    if size not in LABEL_SIZES:
+        raise ValidationFailed(
+            "Unknown label size.", fields={"size": f"one of {', '.join(LABEL_SIZES)}"}
+        )
+    ids = list(dict.fromkeys(int(i) for i in order_ids))
+    if not ids:
+        raise ValidationFailed(
+            "Choose at least one order.", fields={"order_ids": "required"}
+        )
+    if len(ids) > MAX_BATCH:
+        raise ValidationFailed(
+            f"At most {MAX_BATCH} orders at once.", fields={"order_ids": "too many"}
+        )
+    carrier_for(carrier_code)  # an unknown carrier refuses the whole batch
+    with transaction.atomic():
+        visible = _orders(organisation, actor).filter(pk__in=ids)
+        existing: dict[int, Package] = {}
+        for package in (
+            Package.objects.filter(order__in=visible)
+            .exclude(status=PackageStatus.CANCELLED)
+            .order_by("order_id", "id")
+        ):
+            existing.setdefault(package.order_id, package)
+        to_ship = [i for i in ids if i not in existing]
+        shipped: dict[int, Package] = {}
+        failures: list[dict] = []
+        if to_ship:
+            outcomes = ship_batch(
+                to_ship, actor=actor, carrier_code=carrier_code, allocate=True
+            )
+            for order_id, outcome in zip(to_ship, outcomes, strict=True):
+                if isinstance(outcome, OmsError):
+                    failures.append({"order_id": order_id, "reason": _reason(outcome)})
+                else:
+                    shipped[order_id] = outcome
+        entries: list[PrintBatchPackage] = []
+        batch = PrintBatch.objects.create(
+            organisation=organisation,
+            created_by=actor.label[:150],
+            created_by_user=actor.membership.user if actor.membership else None,
+            size=size,
+            kind=PrintKind.LABELS,
+            failures=failures,
+        )
+        for order_id in ids:
+            package = existing.get(order_id) or shipped.get(order_id)
+            if package is None:
+                continue
+            entries.append(
+                PrintBatchPackage(
+                    batch=batch,
+                    package=package,
+                    sequence=len(entries) + 1,
+                    reprint=order_id in existing,
+                )
+            )
+        PrintBatchPackage.objects.bulk_create(entries)
+        batch.label_count = len(entries)
+        batch.reprinted_labels = sum(entry.reprint for entry in entries)
+        pdf = None
+        if entries:
+            pdf = render_labels(_labels(batch, reprint=False), size)
+            batch.times_printed = 1
+            batch.last_printed_at = timezone.now()
+        batch.save(
+            update_fields=[
+                "label_count",
+                "reprinted_labels",
+                "times_printed",
+                "last_printed_at",
+            ]
+        )
+    return batch, pdf
+
+
+def labels_pdf(batch: PrintBatch) -> bytes:
+    """The batch's labels as first printed (packages already shipped marked reprint)."""
+    return render_labels(_labels(batch, reprint=False), batch.size)
+
+
+def reprint(batch: PrintBatch) -> bytes:
+    """Print the batch again: every label marked as a reprint; counted on the batch."""
+    pdf = render_labels(_labels(batch, reprint=True), batch.size)
+    PrintBatch.objects.filter(pk=batch.pk).update(
+        times_printed=batch.times_printed + 1, last_printed_at=timezone.now()
+    )
+    batch.refresh_from_db(fields=["times_printed", "last_printed_at"])
+    return pdf
+
+
+def packing_slips(batch: PrintBatch) -> bytes:
+    return render_packing_slips(
+        [
+            PackingSlip(
+                shop_name=entry.package.order.shop.name,
+                order_id=entry.package.order.platform_order_id,
+                buyer=_buyer(entry.package.order),
+                items=_lines(entry.package),
+                buyer_message=entry.package.order.buyer_message,
+                platform=entry.package.order.platform,
+                carrier_name=entry.package.carrier.name,
+                tracking_number=entry.package.tracking_number,
+            )
+            for entry in entries_of(batch)
+        ]
+    )
+
+
+def pick_list(batch: PrintBatch) -> bytes:
+    lines = [line for entry in entries_of(batch) for line in _lines(entry.package)]
+    return render_pick_list(lines, f"Pick list · batch {batch.pk}")
+
+
+def entries_of(batch: PrintBatch) -> list[PrintBatchPackage]:
+    """The batch's packages in print order, with order, shop, carrier and items: 2 queries."""
+    return list(
+        PrintBatchPackage.objects.filter(batch=batch)
+        .select_related("package__order__shop", "package__carrier")
+        .prefetch_related(
+            Prefetch(
+                "package__items",
+                queryset=PackageItem.objects.select_related("order_item").order_by(
+                    "id"
+                ),
+            )
+        )
+        .order_by("sequence")
+    )
+
+
+def _orders(organisation: Organisation, actor: Actor):
+    queryset = Order.objects.filter(organisation=organisation)
+    shops = allowed_shops_for(actor)
+    if shops is not None:
+        queryset = queryset.filter(shop_id__in=shops)
+    return queryset
+
+
+def _reason(exc: OmsError) -> str:
+    detail = exc.details.get("reason") or ""
+    return f"{exc.message} {detail}".strip()
+
+
+def _lines(package: Package) -> list[LabelLine]:
+    return [
+        LabelLine(
+            sku=item.order_item.sku,
+            title=item.order_item.title,
+            spec=item.order_item.spec,
+            quantity=item.quantity,
+        )
+        for item in package.items.all()
+    ]
+
+
+def _buyer(order: Order) -> Party:
+    return Party(
+        name=order.buyer_name or order.buyer_nick,
+        phone=order.buyer_phone,  # in full: the courier needs it
+        country=order.address_country,
+        province=order.address_province,
+        city=order.address_city,
+        district=order.address_district,
+        street=order.address_street,
+        postcode=order.address_postcode,
+    )
+
+
+def _sender(order: Order) -> Party:
+    """The shop is the sender; shops have no address yet, so only its name."""
+    return Party(
+        name=order.shop.name,
+        phone="",
+        country="",
+        province="",
+        city="",
+        district="",
+        street="",
+        postcode="",
+    )
+
+
+def _labels(batch: PrintBatch, *, reprint: bool) -> list[Label]:
+    entries = entries_of(batch)
+    total = len(entries)
+    return [
+        Label(
+            carrier_name=entry.package.carrier.name,
+            carrier_code=entry.package.carrier.code,
+            tracking_number=entry.package.tracking_number,
+            order_id=entry.package.order.platform_order_id,
+            shop_name=entry.package.order.shop.name,
+            sender=_sender(entry.package.order),
+            recipient=_buyer(entry.package.order),
+            items=_lines(entry.package),
+            sequence=index,
+            total=total,
+            reprint=reprint or entry.reprint,
+            platform=entry.package.order.platform,
+        )
+        for index, entry in enumerate(entries, start=1)
+    ]
+
+
+# --- hand-over ----------------------------------------------------------------------------
+
+
+OK, ALREADY_SCANNED, UNKNOWN, WRONG_BATCH = (
+    "ok",
+    "already_scanned",
+    "unknown",
+    "wrong_batch",
+)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    outcome: str  # ok, already_scanned, unknown, wrong_batch
+    tracking_number: str
+    order_id: int | None = None
+    package_id: int | None = None
+    note: str = ""  # e.g. why the platform's collect step was refused
+
+
+def scan(
+    *, organisation: Organisation, actor: Actor, batch: PrintBatch, tracking_number: str
+) -> ScanResult:
+    """Hand over one parcel of ``batch`` by its tracking number; never raises for a miss.
+
+    The first scan marks the package handed over; a TikTok Shop order awaiting
+    collection moves to in transit (``collect``) as the member.
+    """
+    number = (tracking_number or "").strip()
+    if not number or batch.organisation_id != organisation.pk:
+        return ScanResult(UNKNOWN, number)
+    with transaction.atomic():
+        package = (
+            Package.objects.select_for_update(of=("self",))
+            .filter(organisation=organisation, tracking_number=number)
+            .order_by("id")
+            .first()
+        )
+        if package is None:
+            return ScanResult(UNKNOWN, number)
+        if not PrintBatchPackage.objects.filter(batch=batch, package=package).exists():
+            return ScanResult(WRONG_BATCH, number, package.order_id, package.pk)
+        if package.scanned_at is not None:
+            return ScanResult(ALREADY_SCANNED, number, package.order_id, package.pk)
+        now = timezone.now()
+        package.scanned_at = now
+        fields = ["scanned_at"]
+        if package.handed_over_at is None:
+            package.handed_over_at = now
+            fields.append("handed_over_at")
+        if package.status == PackageStatus.CREATED:
+            package.status = PackageStatus.HANDED_OVER
+            fields.append("status")
+        package.save(update_fields=fields)
+        note = ""
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("shop")
+            .get(pk=package.order_id)
+        )
+        if order.platform == "tiktok" and order.native_status == COLLECT_FROM:
+            (outcome,) = apply_event_to_locked(
+                [order], COLLECT, actor, now=now, data={"tracking_number": number}
+            )
+            if isinstance(outcome, OmsError):
+                note = _reason(outcome)
+    return ScanResult(OK, number, package.order_id, package.pk, note)
+
+
+def unscanned(batch: PrintBatch) -> list[Package]:
+    """The batch's packages not yet scanned, in print order."""
+    return list(
+        Package.objects.filter(batch_entries__batch=batch, scanned_at__isnull=True)
+        .select_related("order", "carrier")
+        .order_by("batch_entries__sequence")
+    )
