@@ -52,6 +52,7 @@ ORDER_SHIPPED = "order.shipped"
 AFTERSALES_OPENED = "aftersales.opened"
 AFTERSALES_RESOLVED = "aftersales.resolved"
 ORDER_DEADLINE_AT_RISK = "order.deadline_at_risk"
+PACKAGE_DELIVERY_FAILED = "package.delivery_failed"
 
 EVENT_TYPES: tuple[str, ...] = (
     ORDER_CREATED,
@@ -60,6 +61,7 @@ EVENT_TYPES: tuple[str, ...] = (
     AFTERSALES_OPENED,
     AFTERSALES_RESOLVED,
     ORDER_DEADLINE_AT_RISK,
+    PACKAGE_DELIVERY_FAILED,
 )
 EVENT_DESCRIPTIONS = {
     ORDER_CREATED: "A new order arrived.",
@@ -68,6 +70,7 @@ EVENT_DESCRIPTIONS = {
     AFTERSALES_OPENED: "A cancel request, refund or dispute was opened.",
     AFTERSALES_RESOLVED: "A cancel request, refund or dispute was resolved.",
     ORDER_DEADLINE_AT_RISK: "A ship-by deadline is close (early or late warning).",
+    PACKAGE_DELIVERY_FAILED: "The carrier could not deliver a package of the order.",
 }
 SHIP_WARNINGS = frozenset({"ship_warning_early", "ship_warning_late"})
 
@@ -256,6 +259,18 @@ def webhook_types_for(event) -> list[tuple[str, dict]]:
                 },
             )
         ]
+    if event.type == EventType.SYNCED and event.action == "delivery_failed":
+        data = event.data or {}
+        return [
+            (
+                PACKAGE_DELIVERY_FAILED,
+                {
+                    "package": data.get("package"),
+                    "tracking_number": data.get("tracking_number"),
+                    "tracking_code": data.get("tracking_code"),
+                },
+            )
+        ]
     return []
 
 
@@ -265,6 +280,8 @@ RELEVANT_EVENT_TYPES = (
     EventType.STATUS_CORRECTED,
     EventType.DEADLINE_NOTICE,
 )
+# Of the SYNCED events (platform pulls, overlays), only these stand for a webhook.
+RELEVANT_SYNCED_ACTIONS = ("delivery_failed",)
 
 
 def _jsonable(value: Any) -> Any:
@@ -280,7 +297,11 @@ def on_order_events(event_ids: Sequence[int]) -> list[int]:
     from orders.models import OrderEvent
 
     events = list(
-        OrderEvent.objects.filter(pk__in=list(event_ids), type__in=RELEVANT_EVENT_TYPES)
+        OrderEvent.objects.filter(pk__in=list(event_ids))
+        .filter(
+            Q(type__in=RELEVANT_EVENT_TYPES)
+            | Q(type=EventType.SYNCED, action__in=RELEVANT_SYNCED_ACTIONS)
+        )
         .select_related("order")
         .only(
             "id",

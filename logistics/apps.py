@@ -13,3 +13,8 @@ class LogisticsConfig(AppConfig):
         # Expire numbers of expired pools, warn about low or expiring pools; beat runs it
         # daily through orders.run_job("tracking_pools").
         JOBS["tracking_pools"] = jobs.run
+
+        from logistics import tracking
+
+        # Flag stalled packages, return parcels whose redelivery window passed (L6).
+        JOBS["tracking"] = tracking.run

@@ -256,6 +256,12 @@ class Package(models.Model):
     )  # fmt: skip
     platform_synced_at = models.DateTimeField(null=True, blank=True)
     platform_sync_error = models.CharField(max_length=500, blank=True)
+    # Tracking (L6): the newest tracking event's time; flagged (and notified once) when
+    # a package in transit has had no event for OMS_STALLED_AFTER_DAYS.
+    last_tracking_at = models.DateTimeField(
+        _("last tracking event"), null=True, blank=True
+    )
+    stalled = models.BooleanField(_("stalled"), default=False)
 
     class Meta:
         ordering = ["id"]
@@ -370,3 +376,169 @@ class PrintBatchPackage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id}/{self.sequence}"
+
+
+# --- tracking (L6) ----------------------------------------------------------------------
+
+
+class TrackingCode(models.TextChoices):
+    ACCEPTED = "accepted", _("accepted by the carrier")
+    IN_TRANSIT = "in_transit", _("in transit")
+    OUT_FOR_DELIVERY = "out_for_delivery", _("out for delivery")
+    DELIVERED = "delivered", _("delivered")
+    DELIVERY_FAILED = "delivery_failed", _("delivery can't be completed")
+    RETURNED = "returned", _("returned to the sender")
+    OTHER = "other", _("other")
+
+
+class TrackingSource(models.TextChoices):
+    PLATFORM = "platform", _("platform")
+    CARRIER = "carrier", _("carrier")
+    API = "api", _("API")
+    SANDBOX = "sandbox", _("sandbox")
+
+
+class TrackingEvent(models.Model):
+    """One tracking event of a package, from a carrier, a platform or the API (L6).
+
+    Made only by ``logistics.tracking.ingest_tracking_events``; the same (package, time,
+    code) is stored once, so a carrier's retries and overlapping pushes are harmless.
+    """
+
+    # The unique constraint's index (package first) serves a package's events.
+    package = models.ForeignKey(
+        Package,
+        on_delete=models.CASCADE,
+        related_name="tracking_events",
+        db_index=False,
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+"
+    )
+    occurred_at = models.DateTimeField(_("occurred at"))
+    code = models.CharField(_("code"), max_length=20, choices=TrackingCode.choices)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    location = models.CharField(_("location"), max_length=200, blank=True)
+    source = models.CharField(
+        _("source"), max_length=10,
+        choices=TrackingSource.choices, default=TrackingSource.API,
+    )  # fmt: skip
+    raw = models.JSONField(_("raw payload"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=now)
+
+    class Meta:
+        ordering = ["package", "occurred_at", "id"]
+        constraints = [
+            # Idempotent ingest; its index also serves a package's events in time order.
+            models.UniqueConstraint(fields=["package", "occurred_at", "code"], name="trackingevent_unique"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.package_id} {self.code} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class RedeliveryStatus(models.TextChoices):
+    REQUESTED = "requested", _("requested")
+    SENT = "sent", _("sent to the platform")
+
+
+class RedeliveryRequest(models.Model):
+    """A new address for a package whose delivery failed (TikTok Shop: within 7 days)."""
+
+    # The default FK index serves a package's requests.
+    package = models.ForeignKey(
+        Package, on_delete=models.CASCADE, related_name="redelivery_requests"
+    )
+    name = models.CharField(_("name"), max_length=128, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    province = models.CharField(_("province"), max_length=100, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    district = models.CharField(_("district"), max_length=100, blank=True)
+    street = models.CharField(_("street"), max_length=500, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=20, blank=True)
+    requested_at = models.DateTimeField(_("requested at"), default=now)
+    requested_by = models.CharField(_("requested by"), max_length=200, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10,
+        choices=RedeliveryStatus.choices, default=RedeliveryStatus.REQUESTED,
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["package", "requested_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.package_id} → {self.city} {self.street}"
+
+
+# --- merge and split (PRODUCT.md X5) ------------------------------------------------------
+
+
+class MergeGroup(models.Model):
+    """Orders of one shop, buyer and address packed as one parcel (one tracking number).
+
+    Made and undone only by ``logistics.merging``. The first order (lowest id) leads:
+    the parcel's ``Package.order`` is the lead, and its items cover every member's.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+"
+    )
+    # The default FK index is enough: groups are looked up through their members.
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=now)
+    created_by = models.CharField(_("created by"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"merge #{self.pk}"
+
+
+class MergeGroupOrder(models.Model):
+    """An order in a merge group; an order is in at most one group (undo deletes it)."""
+
+    # The default FK index serves a group's members.
+    group = models.ForeignKey(
+        MergeGroup, on_delete=models.CASCADE, related_name="members"
+    )
+    order = models.OneToOneField(
+        Order, on_delete=models.CASCADE, related_name="merge_membership"
+    )
+
+    class Meta:
+        ordering = ["group", "order"]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}:{self.order_id}"
+
+
+class PlannedPackage(models.Model):
+    """One package of an order split before printing (X5): which items go in it.
+
+    ``items`` is ``[{"item": <order item id>, "quantity": n}]``. Printing ships each
+    planned package with its own tracking number; made and undone by
+    ``logistics.merging``.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+"
+    )
+    # db_index=False: the (order, sequence) constraint's index serves an order's plan.
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="planned_packages", db_index=False
+    )
+    sequence = models.PositiveIntegerField(_("package"))
+    items = models.JSONField(_("items"), default=list)
+    created_at = models.DateTimeField(_("created at"), default=now)
+    created_by = models.CharField(_("created by"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["order", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "sequence"], name="plannedpackage_order_seq_unique"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.sequence}"

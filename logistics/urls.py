@@ -18,3 +18,7 @@ urlpatterns = [
     ),
     path("warehouse/batches/<int:batch_id>/scan/", views.scan_page, name="scan"),
 ]
+
+urlpatterns += [
+    path("warehouse/to-ship/", views.queue_page, name="queue"),
+]

@@ -198,3 +198,118 @@ def scan_page(request: HttpRequest, batch_id: int) -> HttpResponse:
             "scanned": scanned,
         },
     )
+
+
+# --- warehouse: the "to ship" queue ---------------------------------------------------------
+
+QUEUE_PAGE_SIZES = (20, 50, 100)
+
+
+def to_ship_queryset(ws, params):
+    """The member's orders awaiting shipment with no package, not held, no cancel request.
+
+    Soonest deadline first (orders without one last), then oldest. ``params`` (a
+    QueryDict): ``platform`` and ``shop`` as in the order list, and ``no_number``: only
+    orders with no tracking number reserved for them yet (no carrier chosen). A bad
+    filter value raises ``ValidationFailed``.
+    """
+    from django.db.models import Exists, F, OuterRef
+    from django.http import QueryDict
+
+    from logistics.models import NumberStatus, Package, PackageStatus, TrackingNumber
+    from orders.choices import Stage
+    from orders.selectors import filter_orders
+
+    packages = Package.objects.filter(order=OuterRef("pk")).exclude(
+        status=PackageStatus.CANCELLED
+    )
+    queryset = (
+        orders_of(ws.organisation, ws.shop_ids)
+        .filter(stage=Stage.AWAITING_SHIPMENT, on_hold=False, cancel_requested=False)
+        .filter(~Exists(packages))
+    )
+    filters = QueryDict(mutable=True)
+    for name in ("platform", "shop"):
+        filters.setlist(name, [v for v in params.getlist(name) if v])
+    queryset = filter_orders(queryset, filters)
+    if params.get("no_number"):
+        reserved = TrackingNumber.objects.filter(
+            order=OuterRef("pk"), status=NumberStatus.RESERVED
+        )
+        queryset = queryset.filter(~Exists(reserved))
+    return queryset.order_by(
+        F("next_deadline_at").asc(nulls_last=True), "created_at", "pk"
+    )
+
+
+@login_required
+def queue_page(request: HttpRequest) -> HttpResponse:
+    """Orders waiting for a label, soonest deadline first; the selection goes to print."""
+    from datetime import timedelta
+
+    from django.db.models import Prefetch
+    from django.http import QueryDict
+    from django.utils import timezone
+
+    from orders.models import OrderItem
+    from orders.platforms import get_spec, registry
+
+    ws = _warehouse(request)
+    params = request.GET
+    try:
+        size = int(params.get("size", QUEUE_PAGE_SIZES[-1]))
+    except ValueError:
+        size = QUEUE_PAGE_SIZES[-1]
+    size = size if size in QUEUE_PAGE_SIZES else QUEUE_PAGE_SIZES[-1]
+    try:
+        page = max(int(params.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    error = None
+    try:
+        queryset = to_ship_queryset(ws, params)
+        total = queryset.count()
+    except OmsError as exc:
+        queryset, total = orders_of(ws.organisation, ws.shop_ids).none(), 0
+        error = exc.details.get("fields") or exc.message
+    rows = list(
+        queryset.select_related("shop").prefetch_related(
+            Prefetch("items", queryset=OrderItem.objects.order_by("id"))
+        )[(page - 1) * size : page * size + 1]
+    )
+    has_next = len(rows) > size
+    rows = rows[:size]
+    soon = timezone.now() + timedelta(hours=6)
+    for order in rows:
+        order.status_label = _(
+            get_spec(order.platform).status(order.native_status).label
+        )
+        order.at_risk = (
+            order.next_deadline_at is not None and order.next_deadline_at < soon
+        )
+    query = QueryDict(mutable=True)
+    for name in ("platform", "shop", "no_number"):
+        values = [v for v in params.getlist(name) if v]
+        if values:
+            query.setlist(name, values)
+    shops = ws.organisation.shops.order_by("name")
+    if ws.shop_ids:
+        shops = shops.filter(pk__in=ws.shop_ids)
+    context = {
+        "ws": ws,
+        "orders": rows,
+        "total": total,
+        "page": page,
+        "size": size,
+        "has_next": has_next,
+        "page_sizes": QUEUE_PAGE_SIZES,
+        "query": query.urlencode(),
+        "filter_error": error,
+        "platforms": [(code, spec.label) for code, spec in registry().items()],
+        "shops": shops,
+        "platform": params.get("platform", ""),
+        "shop": params.get("shop", ""),
+        "no_number": bool(params.get("no_number")),
+        "max_batch": MAX_BATCH,
+    }
+    return render(request, "logistics/queue.html", context)

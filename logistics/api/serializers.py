@@ -2,8 +2,19 @@
 
 from rest_framework import serializers
 
-from logistics.models import Package, PackageItem
-from orders.api.serializers import BatchInput, ErrorBody, OrderDetailOutput
+from logistics.models import (
+    Package,
+    PackageItem,
+    RedeliveryRequest,
+    TrackingCode,
+    TrackingEvent,
+)
+from orders.api.serializers import (
+    AddressInput,
+    BatchInput,
+    ErrorBody,
+    OrderDetailOutput,
+)
 
 NUMBER_MAX_LENGTH = 40
 
@@ -197,3 +208,108 @@ class ScanOutput(serializers.Serializer):
         choices=["ok", "already_scanned", "unknown", "wrong_batch"]
     )
     order_id = serializers.IntegerField(required=False)
+
+
+# --- tracking (L6) ------------------------------------------------------------------------
+
+
+class TrackingEventInput(serializers.Serializer):
+    carrier = serializers.CharField(max_length=40, help_text="The carrier's code")
+    tracking_number = serializers.CharField(max_length=NUMBER_MAX_LENGTH)
+    occurred_at = serializers.DateTimeField(help_text="With a UTC offset")
+    code = serializers.ChoiceField(choices=TrackingCode.values)
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=500
+    )
+    location = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class TrackingEventsInput(serializers.Serializer):
+    events = TrackingEventInput(many=True, min_length=1, max_length=500)
+
+
+class TrackingEventResultOutput(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The event's place in the request")
+    outcome = serializers.ChoiceField(choices=["created", "duplicate", "error"])
+    package = serializers.IntegerField(required=False, help_text="The package's id")
+    tracking_event = serializers.IntegerField(
+        required=False, help_text="The stored event's id"
+    )
+    error = ErrorBody(required=False)
+
+
+class TrackingEventsOutput(serializers.Serializer):
+    results = TrackingEventResultOutput(many=True)
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class TrackingEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = TrackingEvent
+        fields = ["occurred_at", "code", "description", "location", "source"]
+
+
+class PackageTrackingOutput(serializers.ModelSerializer):
+    package = serializers.IntegerField(source="pk")
+    carrier = serializers.CharField(source="carrier.code")
+    tracking_url = serializers.CharField(
+        help_text="The carrier's tracking page, or empty"
+    )
+    # Plain text: the choice set is documented once, on PackageOutput.
+    status = serializers.CharField(
+        help_text="created, handed_over, in_transit, delivered, failed or cancelled"
+    )
+    events = TrackingEventOutput(many=True, source="tracking_events")
+
+    class Meta:
+        model = Package
+        fields = [
+            "package",
+            "carrier",
+            "tracking_number",
+            "tracking_url",
+            "status",
+            "stalled",
+            "last_tracking_at",
+            "events",
+        ]
+
+
+class OrderTrackingOutput(serializers.Serializer):
+    results = PackageTrackingOutput(many=True)
+
+
+class RedeliveryInput(serializers.Serializer):
+    package = serializers.IntegerField(min_value=1, help_text="The failed package's id")
+    address = AddressInput()
+    name = serializers.CharField(required=False, max_length=128)
+    phone = serializers.CharField(required=False, max_length=40)
+
+
+class RedeliveryOutput(serializers.ModelSerializer):
+    status = serializers.CharField(help_text="requested, or sent (to the platform)")
+
+    class Meta:
+        model = RedeliveryRequest
+        fields = [
+            "id",
+            "package",
+            "name",
+            "phone",
+            "country",
+            "province",
+            "city",
+            "district",
+            "street",
+            "postcode",
+            "requested_at",
+            "requested_by",
+            "status",
+        ]
+
+
+class RedeliveryResultOutput(serializers.Serializer):
+    redelivery = RedeliveryOutput()
+    order = OrderDetailOutput()

@@ -56,4 +56,19 @@ urlpatterns = [
         views.PrintBatchScanApi.as_view(),
         name="api-print-batch-scan",
     ),
+    path(
+        "tracking-events/",
+        views.TrackingEventsApi.as_view(),
+        name="api-tracking-events",
+    ),
+    path(
+        "orders/<int:order_id>/tracking/",
+        views.OrderTrackingApi.as_view(),
+        name="api-order-tracking",
+    ),
+    path(
+        "orders/<int:order_id>/redelivery/",
+        views.OrderRedeliveryApi.as_view(),
+        name="api-order-redelivery",
+    ),
 ]

@@ -4,6 +4,7 @@ Views parse input, call ``logistics.shipping`` and render; errors are the servic
 own, in the one API error shape (a reused tracking number: 409 naming the order).
 """
 
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -16,9 +17,9 @@ from rest_framework.response import Response
 
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
-from logistics import print_batches, shipping
+from logistics import print_batches, shipping, tracking
 from logistics.api import serializers as s
-from logistics.models import PrintBatch
+from logistics.models import Package, PrintBatch, TrackingEvent, TrackingSource
 from logistics.selectors import packages_of_order
 from oms.core.errors import NotFound, OmsError
 from orders.api.views import (
@@ -376,3 +377,143 @@ class PrintBatchScanApi(OmsApiView):
         if result.outcome in (print_batches.OK, print_batches.ALREADY_SCANNED):
             body["order_id"] = result.order_id
         return Response(body)
+
+
+# --- tracking (L6) ---------------------------------------------------------------------------
+
+
+class TrackingEventsApi(OmsApiView):
+    """Carrier or platform tracking events, pushed by an ERP or a tracking service."""
+
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="tracking_events_create",
+        summary="Record tracking events (idempotent): one result per event",
+        description=(
+            "Each event names its package by carrier code and tracking number. An event "
+            "already stored (same package, time and code) answers `duplicate`; an "
+            "unknown package answers `error` (not_found) for that event only. The newest "
+            "event moves the package and the order: `delivered` delivers it where its "
+            "platform allows, `delivery_failed` sets the order's `delivery_failed` "
+            "overlay. Older events are stored and change nothing."
+        ),
+        request=s.TrackingEventsInput,
+        parameters=[IDEMPOTENCY],
+        responses={200: s.TrackingEventsOutput, **ACTION_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Delivered",
+                value={
+                    "events": [
+                        {
+                            "carrier": "YUNDA",
+                            "tracking_number": "YD1234567890",
+                            "occurred_at": "2026-01-05T09:30:00+08:00",
+                            "code": "delivered",
+                            "description": "Signed by the buyer",
+                            "location": "Hangzhou",
+                        }
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        data = _valid(s.TrackingEventsInput, request)
+        results = tracking.ingest_tracking_events(
+            organisation=self.ctx.organisation,
+            events=[dict(event) for event in data["events"]],
+            source=TrackingSource.API,
+            actor=self.ctx.actor,
+        )
+        outcomes = [result["outcome"] for result in results]
+        return Response(
+            {
+                "results": results,
+                "created": outcomes.count(tracking.CREATED),
+                "duplicates": outcomes.count(tracking.DUPLICATE),
+                "failed": outcomes.count(tracking.ERROR),
+            }
+        )
+
+
+class OrderTrackingApi(OmsApiView):
+    scope = Scope.ORDERS_READ
+
+    @extend_schema(
+        operation_id="orders_tracking_list",
+        summary="The order's packages with their tracking events, oldest first",
+        parameters=[ORDER_ID],
+        responses={200: s.OrderTrackingOutput, **ERRORS},
+    )
+    def get(self, request, order_id: int):
+        get_order(self, order_id)
+        packages = (
+            Package.objects.filter(order_id=order_id)
+            .select_related("carrier")
+            .prefetch_related(
+                Prefetch(
+                    "tracking_events",
+                    queryset=TrackingEvent.objects.order_by("occurred_at", "id"),
+                )
+            )
+            .order_by("id")
+        )
+        return Response({"results": s.PackageTrackingOutput(packages, many=True).data})
+
+
+class OrderRedeliveryApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="orders_redelivery_create",
+        summary="Ask for a new delivery of a failed package at a new address",
+        description=(
+            "Only while the package's delivery has failed and inside the shop's "
+            "redelivery window (TikTok Shop: 7 days after the failure). Refusals answer "
+            "409 `invalid_transition` with `details.reason`: `not_failed`, "
+            "`no_redelivery` (the platform has no such rule), `already_requested` or "
+            "`redelivery_window_closed`."
+        ),
+        request=s.RedeliveryInput,
+        parameters=[ORDER_ID, IDEMPOTENCY],
+        responses={201: s.RedeliveryResultOutput, **ACTION_ERRORS},
+        examples=[
+            OpenApiExample(
+                "New address",
+                value={
+                    "package": 1,
+                    "address": {
+                        "country": "MY",
+                        "city": "Petaling Jaya",
+                        "street": "12 Jalan SS2/24",
+                        "postcode": "47300",
+                    },
+                    "phone": "60123456789",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, order_id: int):
+        data = _valid(s.RedeliveryInput, request)
+        get_order(self, order_id)  # 404 before anything else for others' orders
+        package = Package.objects.filter(pk=data["package"], order_id=order_id).first()
+        if package is None:
+            raise NotFound("No such package on this order.", package=data["package"])
+        address = {"address": dict(data["address"])}
+        for name in ("name", "phone"):
+            if name in data:
+                address[name] = data[name]
+        redelivery = tracking.request_redelivery(
+            package=package, actor=self.ctx.actor, address=address
+        )
+        return Response(
+            {
+                "redelivery": s.RedeliveryOutput(redelivery).data,
+                "order": detail(self, get_order(self, order_id)),
+            },
+            status=201,
+        )

@@ -223,6 +223,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=17, minute=0),  # 01:00 Beijing time
         "args": ("tracking_pools",),
     },
+    "tracking": {
+        "task": "orders.run_job",
+        "schedule": crontab(minute=15),  # hourly: stalled packages, redelivery windows
+        "args": ("tracking",),
+    },
 }
 
 # --- Cache ------------------------------------------------------------------------
