@@ -4,4 +4,15 @@ from django.utils.translation import gettext_lazy as _
 
 class AftersalesConfig(AppConfig):
     name = "aftersales"
-    verbose_name = _("Aftersales")
+    verbose_name = _("After-sales")
+
+    def ready(self) -> None:
+        from aftersales import services
+        from orders.jobs import JOBS
+        from orders.services import AFTER_TRANSITION
+
+        # Cases follow orders that the platform or a job cancelled or closed.
+        if services.on_order_transition not in AFTER_TRANSITION:
+            AFTER_TRANSITION.append(services.on_order_transition)
+        # Unanswered requests, unreturned goods, unconfirmed returns (platforms.md Part 1).
+        JOBS["aftersales"] = services.process_due_cases

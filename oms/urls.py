@@ -39,6 +39,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("logistics.api.urls")),  # before orders: orders/batch/ship/
+    path("api/v1/", include("aftersales.api.urls")),
     path("api/v1/", include("orders.api.urls")),
     path("api/v1/", include("integrations.api.urls")),
     re_path(r"^api/(?P<path>.*)$", api_not_found),
@@ -50,5 +51,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("logistics.urls")),  # before orders: orders/<id>/ship/
+    path("", include("aftersales.urls")),
+    path("", include("aftersales.conversation_urls")),
     path("", include("orders.urls")),
 ]

@@ -47,6 +47,7 @@ class EventType(models.TextChoices):
     RELEASED = "released", _("Released from hold")
     DEADLINE_NOTICE = "deadline_notice", _("Deadline reminder or warning")
     DEADLINE_MISSED = "deadline_missed", _("Deadline missed")
+    AFTERSALES = "aftersales", _("After-sales")
 
 
 class DeadlineKind(models.TextChoices):

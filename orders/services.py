@@ -6,7 +6,7 @@ applies it, recomputes stage, overlays and deadlines, bumps the version, appends
 (``orders.ingest``) uses the same building blocks.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -205,7 +205,15 @@ def apply_event_to_locked(
         bulk_update([order for order, _, _ in changed], STATE_FIELDS)
         OrderEvent.objects.bulk_create(events)
         effects.schedule([event.pk for event in events])
+        for hook in AFTER_TRANSITION:
+            hook([order for order, _, _ in changed], event, actor, now)
     return outcomes
+
+
+# Called inside the transaction, with the orders still locked, after every applied
+# transition: (orders, action, actor, now). After-sales closes the cases of an order the
+# platform cancelled or closed (a closed order never keeps an open case).
+AFTER_TRANSITION: list[Callable[[list[Order], str, "Actor", datetime], None]] = []
 
 
 def check_permission(actor: Actor, permission: str | None, event: str) -> None:

@@ -223,6 +223,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=17, minute=0),  # 01:00 Beijing time
         "args": ("tracking_pools",),
     },
+    "aftersales": {
+        "task": "orders.run_job",
+        "schedule": 60.0,
+        "args": ("aftersales",),
+        "options": {
+            "expires": 55
+        },  # unanswered requests, returns not sent or confirmed
+    },
     "tracking": {
         "task": "orders.run_job",
         "schedule": crontab(minute=15),  # hourly: stalled packages, redelivery windows

@@ -150,6 +150,9 @@ POLICY = {
     "dispute_response_window": PolicyDefault(
         "5d", "answer a dispute, else buyer's proposal"
     ),
+    "dispute_intervention_window": PolicyDefault(
+        "7d", "the dispute team steps in when there is no agreement"
+    ),
     "return_ship_window": PolicyDefault("10d", "buyer returns goods within"),
     "return_confirm_window": PolicyDefault("7d", "confirm returned goods"),
 }

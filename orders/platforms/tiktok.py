@@ -115,6 +115,8 @@ TRANSITIONS = (
     T("deliver", "IN_TRANSIT", "DELIVERED", by=SELLER | PLATFORM, permission=p.SHIP),
     T("return_to_sender", "IN_TRANSIT", "CANCELLED", by=PLATFORM | SYSTEM,
       doc="Lost, damaged, or failed delivery returned to the seller: cancelled and refunded."),
+    T("close_refunded", (*NOT_HANDED_OVER, "ON_HOLD", "IN_TRANSIT", "DELIVERED"), "CANCELLED",
+      by=PLATFORM | SYSTEM, doc="Every line was refunded (after-sales)."),
     T("complete", "DELIVERED", "COMPLETED", by=PLATFORM),
     T("auto_confirm", "DELIVERED", "COMPLETED", by=SYSTEM, guards=(g.no_open_refund,)),
 )  # fmt: skip

@@ -1,0 +1,241 @@
+"""After-sales cases through the service: open, decide, effects on the order."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from aftersales import services
+from aftersales.choices import CaseKind, CaseState, Outcome
+from aftersales.models import Case
+from oms.core.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from orders.choices import EventType, Role, Stage
+from orders.jobs import run_job
+from orders.models import Order
+from orders.services import Actor
+from tests.factories import MembershipFactory, ShopFactory, make_order, order_in
+
+pytestmark = pytest.mark.django_db
+
+
+def platform(order: Order) -> Actor:
+    return Actor.platform(order.platform)
+
+
+def member(shop, role=Role.CUSTOMER_SERVICE) -> Actor:
+    return Actor.member(MembershipFactory(organisation=shop.organisation, role=role))
+
+
+def reload(obj):
+    obj.refresh_from_db()
+    return obj
+
+
+def test_tiktok_cancel_request_blocks_shipping_and_approval_cancels(db):
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    case, created = services.open_case(order, CaseKind.CANCEL, platform(order),
+                                       reason="changed_mind")  # fmt: skip
+    assert created and case.native_status == "CANCELLATION_REQUEST_PENDING"
+    assert case.amount == order.total
+    assert reload(order).cancel_requested is True
+    assert case.due_at == case.opened_at + timedelta(hours=48)
+    with pytest.raises(InvalidTransition):
+        services.open_case(order, CaseKind.CANCEL, platform(order))
+
+    services.act(case, "approve", member(shop))
+    case = reload(case)
+    order = reload(order)
+    assert (case.state, case.outcome) == (CaseState.CLOSED, Outcome.APPROVED)
+    assert case.refunded_amount == order.total
+    assert order.native_status == "CANCELLED"
+    assert order.cancel_requested is False
+    assert order.events.filter(type=EventType.AFTERSALES).count() == 2
+    assert list(case.events.values_list("action", flat=True)) == ["open", "approve"]
+
+
+def test_reject_needs_a_reason_and_keeps_the_order(db):
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    case, _ = services.open_case(order, CaseKind.CANCEL, platform(order))
+    with pytest.raises(ValidationFailed):
+        services.act(case, "reject", member(shop))
+    assert reload(case).state == CaseState.OPEN
+    services.act(case, "reject", member(shop), reason="Already packed")
+    assert reload(case).outcome == Outcome.REJECTED
+    order = reload(order)
+    assert order.native_status == "AWAITING_SHIPMENT"
+    assert order.cancel_requested is False
+
+
+def test_warehouse_may_not_decide(db):
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    case, _ = services.open_case(order, CaseKind.CANCEL, platform(order))
+    with pytest.raises(PermissionDenied):
+        services.act(case, "approve", member(shop, Role.WAREHOUSE))
+    assert reload(case).state == CaseState.OPEN
+
+
+def test_tiktok_cancel_unanswered_is_cancelled_by_the_job_th_in_24h(db):
+    shop = ShopFactory(platform="tiktok", market="TH")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    case, _ = services.open_case(order, CaseKind.CANCEL, platform(order))
+    assert case.due_at - case.opened_at == timedelta(hours=24)
+    run_job("aftersales", now=case.due_at - timedelta(seconds=1))
+    assert reload(case).state == CaseState.OPEN
+    run_job("aftersales", now=case.due_at + timedelta(seconds=1))
+    assert reload(case).outcome == Outcome.APPROVED
+    assert reload(order).native_status == "CANCELLED"
+    assert reload(case).events.last().actor_kind == "system"
+
+
+def test_aliexpress_cancel_moves_the_order_in_and_out_of_in_cancel(db):
+    shop = ShopFactory(platform="aliexpress")
+    order = make_order(shop, "WAIT_SELLER_SEND_GOODS")
+    case, _ = services.open_case(order, CaseKind.CANCEL, platform(order))
+    assert reload(order).native_status == "IN_CANCEL"
+    services.act(case, "reject", member(shop), reason="Shipped today")
+    assert reload(order).native_status == "WAIT_SELLER_SEND_GOODS"
+    assert reload(case).native_status == "CANCEL_REFUSED"
+
+
+def test_aliexpress_order_deadline_closes_the_cancel_case_too(db):
+    shop = ShopFactory(platform="aliexpress")
+    order = make_order(shop, "WAIT_SELLER_SEND_GOODS")
+    case, _ = services.open_case(order, CaseKind.CANCEL, platform(order))
+    run_job("deadlines", now=case.due_at + timedelta(seconds=1))
+    order = reload(order)
+    assert order.native_status == "FINISH" and order.stage == Stage.CLOSED
+    case = reload(case)
+    assert case.state == CaseState.CLOSED and case.outcome == Outcome.APPROVED
+    # The case job then finds nothing left to do.
+    run = run_job("aftersales", now=case.opened_at + timedelta(days=3))
+    assert run.counts["applied"] == 0
+
+
+def test_taobao_partial_refund_keeps_the_order_full_refund_closes_it(db):
+    shop = ShopFactory(platform="taobao")
+    order = make_order(shop, "WAIT_BUYER_CONFIRM_GOODS")
+    item = order.items.get()
+    first, _ = services.open_case(order, CaseKind.REFUND, platform(order),
+                                  items=[{"item": item.pk, "quantity": 1}])  # fmt: skip
+    assert first.amount == Decimal("49.90")
+    assert reload(order).refund_open is True
+    services.act(first, "agree", member(shop))
+    order = reload(order)
+    assert order.native_status == "WAIT_BUYER_CONFIRM_GOODS"
+    assert order.refund_open is False
+    second, _ = services.open_case(order, CaseKind.REFUND, platform(order),
+                                   amount="57.90")  # fmt: skip
+    services.act(second, "agree", member(shop))
+    order = reload(order)
+    assert order.native_status == "TRADE_CLOSED"
+    assert services.money_of(order).refunded == order.total
+
+
+def test_refund_over_the_paid_amount_is_refused(db):
+    shop = ShopFactory(platform="taobao")
+    order = make_order(shop, "WAIT_BUYER_CONFIRM_GOODS")
+    with pytest.raises(ValidationFailed):
+        services.open_case(order, CaseKind.REFUND, platform(order), amount="500")
+    assert not Case.objects.exists()
+
+
+def test_auto_confirm_waits_while_a_refund_is_open(db):
+    shop = ShopFactory(platform="taobao")
+    order = make_order(shop, "WAIT_BUYER_CONFIRM_GOODS")
+    assert order.next_deadline_kind == "confirm_by"
+    services.open_case(order, CaseKind.REFUND, platform(order), amount="10")
+    order = reload(order)
+    assert order.next_deadline_kind != "confirm_by"
+    run_job("deadlines", now=timezone.now() + timedelta(days=11))
+    assert reload(order).native_status == "WAIT_BUYER_CONFIRM_GOODS"
+
+
+def test_taobao_return_flow_and_its_deadlines(db):
+    shop = ShopFactory(platform="taobao")
+    order = make_order(shop, "WAIT_BUYER_CONFIRM_GOODS")
+    case, _ = services.open_case(order, CaseKind.RETURN, platform(order), amount="20")
+    # Unanswered for 48 h: agreed, the buyer must return the goods within 7 days.
+    run_job("aftersales", now=case.due_at + timedelta(seconds=1))
+    case = reload(case)
+    assert case.native_status == "WAIT_BUYER_RETURN_GOODS"
+    services.act(case, "buyer_return", platform(order), return_tracking_number="SF1")
+    case = reload(case)
+    assert case.native_status == "WAIT_SELLER_CONFIRM_GOODS"
+    # Not confirmed within 10 days: refunded.
+    run_job("aftersales", now=case.due_at + timedelta(seconds=1))
+    case = reload(case)
+    assert case.native_status == "SUCCESS" and case.refunded_amount == Decimal("20.00")
+
+
+def test_aliexpress_dispute_timeout_executes_the_buyers_proposal(db):
+    shop = ShopFactory(platform="aliexpress")
+    order = make_order(shop, "WAIT_BUYER_ACCEPT_GOODS")
+    case, _ = services.open_case(order, CaseKind.DISPUTE, platform(order))
+    order = reload(order)
+    assert order.native_status == "IN_ISSUE" and order.in_dispute
+    assert case.due_at - case.opened_at == timedelta(days=5)
+    run_job("aftersales", now=case.due_at + timedelta(seconds=1))
+    case = reload(case)
+    assert case.native_status == "SELLER_RESPONSE_ISSUE_TIMEOUT"
+    # Every item refunded (shipping is not part of a dispute): the order closes.
+    assert case.refunded_amount == Decimal("99.80")
+    order = reload(order)
+    assert order.native_status == "FINISH" and order.stage == Stage.CLOSED
+
+
+def test_aliexpress_dispute_refused_with_proposal_then_arbitrated_for_seller(db):
+    shop = ShopFactory(platform="aliexpress")
+    order = make_order(shop, "WAIT_BUYER_ACCEPT_GOODS")
+    case, _ = services.open_case(order, CaseKind.DISPUTE, platform(order))
+    services.act(case, "refuse", member(shop), reason="Tracking shows delivered",
+                 proposal={"amount": "5.00", "return": False},
+                 evidence=["https://example.com/pod.jpg"])  # fmt: skip
+    case = reload(case)
+    assert case.native_status == "SELLER_REFUSE_REFUND"
+    assert case.proposal == {"amount": "5.00", "return": False}
+    services.act(case, "escalate", member(shop))
+    services.act(case, "decide_for_seller", platform(order))
+    case = reload(case)
+    assert case.outcome == Outcome.SELLER_WON and case.refunded_amount == 0
+    order = reload(order)
+    assert order.native_status == "WAIT_BUYER_ACCEPT_GOODS" and not order.in_dispute
+
+
+def test_platform_cancelling_the_order_closes_open_cases(db):
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    case, _ = services.open_case(order, CaseKind.CANCEL, platform(order))
+    from orders.services import apply_event
+
+    apply_event(order, "ship_timeout", Actor.system("test"))
+    case = reload(case)
+    assert case.state == CaseState.CLOSED and case.outcome == Outcome.ORDER_CLOSED
+
+
+def test_tiktok_return_confirm_window_extends_once(db):
+    shop = ShopFactory(platform="tiktok")
+    order = order_in(shop, "DELIVERED")
+    case, _ = services.open_case(order, CaseKind.RETURN, platform(order),
+                                 status="BUYER_SHIPPED_ITEM")  # fmt: skip
+    due = case.due_at
+    services.act(case, "extend_confirm", member(shop))
+    assert reload(case).due_at == due + timedelta(days=8)
+    with pytest.raises(InvalidTransition):
+        services.act(case, "extend_confirm", member(shop))
+
+
+def test_same_platform_case_id_is_opened_once(db):
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    first, created = services.open_case(order, CaseKind.CANCEL, platform(order),
+                                        platform_case_id="C1")  # fmt: skip
+    again, created_again = services.open_case(order, CaseKind.CANCEL, platform(order),
+                                              platform_case_id="C1")  # fmt: skip
+    assert created and not created_again and again.pk == first.pk
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        assert Case.objects.count() == 1
