@@ -753,6 +753,10 @@ def on_order_transition(
     cases close; AliExpress's reject_cancel / close_dispute close the matching case."""
     if action in _IGNORED_ORDER_ACTIONS:
         return
+    if action in _OPENING_ORDER_ACTIONS:
+        for order in orders:
+            on_order_ingested(order, actor, now)
+        return
     ids = [order.pk for order in orders]
     cases = list(
         Case.objects.select_for_update()
@@ -793,11 +797,53 @@ def on_order_transition(
     sync_overlays(list(touched.values()), now)
 
 
+def on_order_ingested(order: Order, actor: Actor, when: datetime) -> None:
+    """``orders.ingest.AFTER_INGEST``: a platform status that means a buyer's request
+    (AliExpress IN_CANCEL / IN_ISSUE, TikTok's ``is_buyer_request_cancel``) gets its
+    case when none is open, so it shows in the inbox with its deadline."""
+    spec = get_spec(order.platform)
+    kinds = []
+    for kind in (CaseKind.CANCEL, CaseKind.DISPUTE):
+        try:
+            case_spec = get_case_spec(order.platform, kind)
+        except ValidationFailed:
+            continue
+        action = case_spec.order_action_on_open
+        entered = action and any(
+            t.action == action and t.target == order.native_status
+            for t in spec.transitions
+        )
+        requested = (
+            kind == CaseKind.CANCEL
+            and order.cancel_requested
+            and "cancel_requested" not in spec.managed_overlays
+        )
+        if entered or requested:
+            kinds.append(kind)
+    if not kinds:
+        return
+    have = set(
+        Case.objects.filter(
+            order=order, state=CaseState.OPEN, kind__in=kinds
+        ).values_list("kind", flat=True)
+    )
+    for kind in kinds:
+        if kind in have:
+            continue
+        try:
+            with transaction.atomic():
+                open_case(order, kind, Actor.platform(order.platform), now=when)
+        except OmsError:
+            logger.warning("no %s case for order %s", kind, order.pk, exc_info=True)
+
+
 # Order actions that can never end a case (the hot paths: shipping, printing, paying).
 _IGNORED_ORDER_ACTIONS = frozenset(
     {"ship", "ship_part", "collect", "pay", "release_hold", "pass_risk_control",
-     "request_cancel", "open_dispute", "deliver", "sign", "allow_shipping"}
+     "deliver", "sign", "allow_shipping"}
 )  # fmt: skip
+# Order actions the platform takes when a buyer asks (the case opens with them).
+_OPENING_ORDER_ACTIONS = frozenset({"request_cancel", "open_dispute"})
 
 
 def _target_of(spec: CaseSpec, case: Case, action: str) -> str | None:

@@ -7,7 +7,7 @@ directly; when the platform skipped steps the order still follows the platform (
 the source of truth) and the timeline gets a correction event.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +24,7 @@ from orders.machine import RESUME, PlatformSpec, direct_transition, path_exists
 from orders.models import Order, OrderItem, Shop
 from orders.platforms import get_spec
 from orders.services import (
+    AFTER_TRANSITION,
     Actor,
     enter_status,
     policy_for,
@@ -310,7 +311,15 @@ def _create(
         data={"stage": order.stage},
     )
     effects.schedule([event.pk])
+    for hook in AFTER_INGEST:
+        hook(order, actor, when)
     return IngestResult(order, "created", [event.pk])
+
+
+# Called inside the transaction with the order locked and saved, after a created or
+# changed order: (order, actor, when). After-sales opens the case a platform status
+# implies (AliExpress IN_CANCEL / IN_ISSUE, TikTok's buyer cancel request).
+AFTER_INGEST: list[Callable[[Order, Actor, datetime], None]] = []
 
 
 def _interrupted_status(spec: PlatformSpec, data: UnifiedOrder) -> str:
@@ -408,6 +417,11 @@ def _update(
         data=event_data,
     )
     effects.schedule([event.pk])
+    if event_type in (EventType.STATUS_CHANGED, EventType.STATUS_CORRECTED):
+        for hook in AFTER_TRANSITION:
+            hook([order], action or "status_corrected", actor, when)
+    for hook in AFTER_INGEST:
+        hook(order, actor, when)
     return IngestResult(order, "updated", [event.pk])
 
 

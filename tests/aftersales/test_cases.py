@@ -239,3 +239,35 @@ def test_same_platform_case_id_is_opened_once(db):
     assert created and not created_again and again.pk == first.pk
     with time_machine.travel(timezone.now() + timedelta(hours=1)):
         assert Case.objects.count() == 1
+
+
+def test_an_order_ingested_in_cancel_gets_its_case_and_loses_it_when_closed(db):
+    from orders.ingest import ingest_order
+    from tests.factories import order_payload
+
+    shop = ShopFactory(platform="aliexpress")
+    order = order_in(shop, "IN_CANCEL")  # reached through request_cancel
+    case = Case.objects.get(order=order, kind=CaseKind.CANCEL)
+    assert case.state == CaseState.OPEN and case.due_at is not None
+
+    fresh = make_order(shop, "IN_CANCEL")
+    assert Case.objects.filter(order=fresh, state=CaseState.OPEN).count() == 1
+    # The platform reports the order cancelled: the case closes with it.
+    payload = order_payload(
+        shop,
+        "FINISH",
+        platform_order_id=fresh.platform_order_id,
+        end_reason="buyer_cancel_order",
+        platform_updated_at=(timezone.now() + timedelta(minutes=5)).isoformat(),
+    )
+    ingest_order(shop=shop, payload=payload)
+    case = Case.objects.get(order=fresh)
+    assert case.state == CaseState.CLOSED
+    assert reload(fresh).cancel_requested is False
+
+
+def test_tiktok_buyer_cancel_flag_from_the_platform_opens_a_case(db):
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT", cancel_requested=True)
+    case = Case.objects.get(order=order)
+    assert case.kind == CaseKind.CANCEL and case.task == "respond"
