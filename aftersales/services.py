@@ -693,7 +693,9 @@ def _publish_after_commit(case: Case, event_type: str) -> None:
 
     def send() -> None:
         try:
-            webhooks.publish(organisation_id, event_type, payload)
+            webhooks.publish(
+                organisation_id=organisation_id, event_type=event_type, data=payload
+            )
         except Exception:
             logger.exception("could not publish %s for case %s", event_type, case.pk)
 
