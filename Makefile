@@ -12,7 +12,7 @@ RUFF := $(VENV)/bin/ruff
 STAMP := $(VENV)/.installed
 P ?=
 
-.PHONY: help install run test lint check migrate seed worker beat shell describe-platform bench-sweep clean
+.PHONY: help install run test lint check migrate seed worker beat shell describe-platform bench-sweep bench-aftersales clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_.-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -64,6 +64,9 @@ describe-platform: install ## Describe a platform: make describe-platform P=code
 
 bench-sweep: install ## Deadline sweep at 1,000,000 orders on PostgreSQL (ARGS="--orders 100000")
 	$(PYTHON) bench/sweep.py $(ARGS)
+
+bench-aftersales: install ## After-sales inbox query and case deadline sweep on PostgreSQL
+	$(PYTHON) bench/aftersales.py $(ARGS)
 
 clean: ## Remove the venv, caches and runtime state (var/)
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis artifacts staticfiles

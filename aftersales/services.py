@@ -859,18 +859,20 @@ def _target_of(spec: CaseSpec, case: Case, action: str) -> str | None:
 
 # What each expiry means, written on both timelines.
 EXPIRY_REASON = "Deadline passed: {action} as the platform does"
-SWEEP_BATCH = 200
-SWEEP_MAX_BATCHES = 20
+SWEEP_BATCH = 100
+SWEEP_MAX_BATCHES = 50
 
 
 def process_due_cases(now: datetime | None = None) -> tuple[dict, list]:
     """Apply the expiry action of every open case whose deadline has passed.
 
-    Only due rows are read (partial index ``case_due_idx``); each case is handled in
-    its own transaction with its order locked ``SKIP LOCKED`` (a worker busy with it
-    keeps it), re-checked under the lock, so concurrent or repeated runs never act
-    twice. A case whose expiry the machine refuses (e.g. the order shipped meanwhile)
-    loses its deadline and gets an ``expiry_failed`` event instead of failing forever.
+    Only due rows are read (partial index ``case_due_idx``), in bounded batches. A batch
+    is one transaction: its orders are locked ``SKIP LOCKED`` in one query (a worker
+    busy with one keeps it), its cases re-read under the lock (still open, still due),
+    and each case is applied in its own savepoint, so concurrent or repeated runs never
+    act twice and one refused case never undoes the others. A case whose expiry the
+    machine refuses (e.g. the order shipped meanwhile) loses its deadline and gets an
+    ``expiry_failed`` event instead of failing every minute.
     """
     now = now or timezone.now()
     counts = {"due": 0, "applied": 0, "skipped": 0, "failed": 0}
@@ -886,36 +888,45 @@ def process_due_cases(now: datetime | None = None) -> tuple[dict, list]:
         )
         if not due:
             break
-        for case_id, order_id in due:
-            seen.add(case_id)
-            counts["due"] += 1
-            outcome = _expire_one(case_id, order_id, actor, now)
-            counts[outcome[0]] += 1
-            if outcome[1]:
-                errors.append(outcome[1])
+        seen.update(case_id for case_id, _ in due)
+        counts["due"] += len(due)
+        try:
+            _expire_batch(due, actor, now, counts, errors)
+        except Exception as exc:  # a crash never stops the next batches
+            logger.exception("after-sales sweep batch failed")
+            counts["failed"] += len(due)
+            errors.append({"cases": [c for c, _ in due], "error": repr(exc)[:500]})
     return counts, errors
 
 
-def _expire_one(
-    case_id: int, order_id: int, actor: Actor, now: datetime
-) -> tuple[str, dict | None]:
-    try:
-        with transaction.atomic():
-            order = (
-                Order.objects.select_for_update(of=("self",), skip_locked=True)
-                .select_related("shop")
-                .filter(pk=order_id)
-                .first()
+def _expire_batch(
+    due: list[tuple[int, int]],
+    actor: Actor,
+    now: datetime,
+    counts: dict[str, int],
+    errors: list[dict],
+) -> None:
+    with transaction.atomic():
+        orders = {
+            order.pk: order
+            for order in Order.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("shop")
+            .filter(pk__in={order_id for _, order_id in due})
+            .order_by("pk")
+        }
+        cases = list(
+            Case.objects.select_for_update()
+            .filter(
+                pk__in=[case_id for case_id, order_id in due if order_id in orders],
+                state=CaseState.OPEN,
+                due_at__lte=now,
             )
-            if order is None:
-                return "skipped", None
-            case = (
-                Case.objects.select_for_update()
-                .filter(pk=case_id, state=CaseState.OPEN, due_at__lte=now)
-                .first()
-            )
-            if case is None or not case.due_action:
-                return "skipped", None
+            .exclude(due_action="")
+            .order_by("due_at", "id")
+        )
+        counts["skipped"] += len(due) - len(cases)
+        for case in cases:
+            order = orders[case.order_id]
             action = case.due_action
             try:
                 with transaction.atomic():
@@ -927,7 +938,7 @@ def _expire_one(
                         now,
                         reason=EXPIRY_REASON.format(action=action),
                     )
-                return "applied", None
+                counts["applied"] += 1
             except OmsError as exc:
                 case.refresh_from_db()
                 order.refresh_from_db()
@@ -939,10 +950,8 @@ def _expire_one(
                 )
                 _log(case, order, "expiry_failed", actor, now, from_status=from_status,
                      reason=exc.message, data={"error": exc.as_dict()})  # fmt: skip
-                return "failed", {"case": case_id, "error": exc.as_dict()}
-    except Exception as exc:  # a crash on one case never stops the sweep
-        logger.exception("after-sales expiry of case %s failed", case_id)
-        return "failed", {"case": case_id, "error": repr(exc)[:500]}
+                counts["failed"] += 1
+                errors.append({"case": case.pk, "error": exc.as_dict()})
 
 
 def deadline_passed(case: Case, now: datetime | None = None) -> timedelta | None:
