@@ -35,3 +35,49 @@ class TrackingNumberState(OmsError):
     code = "tracking_number_state"
     http_status = 409
     message = "The tracking number's status does not allow this."
+
+
+# --- merge and split (X5) ---------------------------------------------------------------
+
+
+class MergeMismatch(OmsError):
+    """The orders cannot share a parcel: ``details.reason`` is ``different_shop``,
+    ``different_buyer`` or ``different_address``; ``details.orders`` the ids that differ
+    from the first order."""
+
+    code = "merge_mismatch"
+    http_status = 409
+    message = "These orders cannot be merged: they differ in shop, buyer or address."
+
+
+class NotAwaitingShipment(OmsError):
+    """Merge and split are for orders awaiting shipment (``details.orders``)."""
+
+    code = "not_awaiting_shipment"
+    http_status = 409
+    message = "Only orders awaiting shipment can be merged or split."
+
+
+class AlreadyPrinted(OmsError):
+    """A label was printed (a package exists): the merge or split can no longer change."""
+
+    code = "already_printed"
+    http_status = 409
+    message = "A label was already printed for this order; it can no longer change."
+
+
+class OrderMerged(OmsError):
+    """The order is already in a merge group (``details.group``): undo the merge first,
+    or ship the group as one parcel."""
+
+    code = "order_merged"
+    http_status = 409
+    message = "The order is merged with others; undo the merge first."
+
+
+class OrderSplit(OmsError):
+    """The order has a split plan (``details.order_id``): undo the split first."""
+
+    code = "order_split"
+    http_status = 409
+    message = "The order is split into planned packages; undo the split first."

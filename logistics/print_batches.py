@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from logistics import merging
 from logistics.models import (
     Package,
     PackageItem,
@@ -73,25 +74,30 @@ def print_labels(
     carrier_for(carrier_code)  # an unknown carrier refuses the whole batch
     with transaction.atomic():
         visible = _orders(organisation, actor).filter(pk__in=ids)
-        existing: dict[int, Package] = {}
+        special = merging.merge_state(ids)
+        existing: dict[int, list[Package]] = {}
         for package in (
             Package.objects.filter(order__in=visible)
             .exclude(status=PackageStatus.CANCELLED)
             .order_by("order_id", "id")
         ):
-            existing.setdefault(package.order_id, package)
+            existing.setdefault(package.order_id, []).append(package)
+        _add_merged_parcels(existing, visible, special["groups"])
         to_ship = [i for i in ids if i not in existing]
-        shipped: dict[int, Package] = {}
+        shipped: dict[int, list[Package]] = {}
         failures: list[dict] = []
-        if to_ship:
+        plain = _ship_merged_and_split(
+            to_ship, special, actor, carrier_code, shipped, failures
+        )
+        if plain:
             outcomes = ship_batch(
-                to_ship, actor=actor, carrier_code=carrier_code, allocate=True
+                plain, actor=actor, carrier_code=carrier_code, allocate=True
             )
-            for order_id, outcome in zip(to_ship, outcomes, strict=True):
+            for order_id, outcome in zip(plain, outcomes, strict=True):
                 if isinstance(outcome, OmsError):
                     failures.append({"order_id": order_id, "reason": _reason(outcome)})
                 else:
-                    shipped[order_id] = outcome
+                    shipped[order_id] = [outcome]
         entries: list[PrintBatchPackage] = []
         batch = PrintBatch.objects.create(
             organisation=organisation,
@@ -101,18 +107,23 @@ def print_labels(
             kind=PrintKind.LABELS,
             failures=failures,
         )
+        seen: set[int] = set()
         for order_id in ids:
-            package = existing.get(order_id) or shipped.get(order_id)
-            if package is None:
-                continue
-            entries.append(
-                PrintBatchPackage(
-                    batch=batch,
-                    package=package,
-                    sequence=len(entries) + 1,
-                    reprint=order_id in existing,
+            packages = existing.get(order_id) or shipped.get(order_id) or []
+            if order_id in existing and order_id not in special["split"]:
+                packages = packages[:1]  # an order's first parcel, as before
+            for package in packages:
+                if package.pk in seen:  # a merged parcel: one label for its group
+                    continue
+                seen.add(package.pk)
+                entries.append(
+                    PrintBatchPackage(
+                        batch=batch,
+                        package=package,
+                        sequence=len(entries) + 1,
+                        reprint=order_id in existing,
+                    )
                 )
-            )
         PrintBatchPackage.objects.bulk_create(entries)
         batch.label_count = len(entries)
         batch.reprinted_labels = sum(entry.reprint for entry in entries)
@@ -130,6 +141,66 @@ def print_labels(
             ]
         )
     return batch, pdf
+
+
+def _add_merged_parcels(
+    existing: dict[int, list[Package]], visible, groups: dict[int, int]
+) -> None:
+    """Orders of a merge group already shipped: their parcel is led by another order."""
+    merged = [order_id for order_id in groups if order_id not in existing]
+    if not merged:
+        return
+    covered = dict(
+        PackageItem.objects.filter(
+            order_item__order_id__in=merged, order_item__order__in=visible
+        )
+        .exclude(package__status=PackageStatus.CANCELLED)
+        .values_list("order_item__order_id", "package_id")
+    )
+    parcels = Package.objects.in_bulk(set(covered.values()))
+    for order_id, package_id in covered.items():
+        existing[order_id] = [parcels[package_id]]
+
+
+def _ship_merged_and_split(
+    to_ship: list[int],
+    special: dict,
+    actor: Actor,
+    carrier_code: str,
+    shipped: dict[int, list[Package]],
+    failures: list[dict],
+) -> list[int]:
+    """Ship each merge group as one parcel and each split order as its planned parcels
+    (one savepoint each, so a refusal is that order's alone); returns the other ids."""
+    groups: dict[int, Package | OmsError] = {}
+    plain: list[int] = []
+    for order_id in to_ship:
+        group_id = special["groups"].get(order_id)
+        try:
+            if group_id is not None:
+                if group_id not in groups:
+                    try:
+                        groups[group_id] = merging.ship_group(
+                            group_id,
+                            actor=actor,
+                            carrier=carrier_for(carrier_code),
+                            allocate=True,
+                        )
+                    except OmsError as exc:
+                        groups[group_id] = exc
+                outcome = groups[group_id]
+                if isinstance(outcome, OmsError):
+                    raise outcome
+                shipped[order_id] = [outcome]
+            elif order_id in special["split"]:
+                shipped[order_id] = merging.ship_plan(
+                    order_id, actor=actor, carrier_code=carrier_code
+                )
+            else:
+                plain.append(order_id)
+        except OmsError as exc:
+            failures.append({"order_id": order_id, "reason": _reason(exc)})
+    return plain
 
 
 def labels_pdf(batch: PrintBatch) -> bytes:

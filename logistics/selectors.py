@@ -76,8 +76,12 @@ def packages_of_order(order_id: int) -> QuerySet[Package]:
     The caller has already checked that the order is the reader's (``orders_of``).
     Served by the (order, id) index.
     """
+    merged_into = PackageItem.objects.filter(order_item__order_id=order_id).values(
+        "package_id"
+    )
     return (
-        Package.objects.filter(order_id=order_id)
+        # Its own packages, and a merged parcel led by another order of its group.
+        Package.objects.filter(Q(order_id=order_id) | Q(pk__in=merged_into))
         .select_related("carrier")
         .prefetch_related(
             Prefetch(
@@ -92,15 +96,82 @@ def packages_of_order(order_id: int) -> QuerySet[Package]:
 
 
 def shipping_panel(order, *, can_ship: bool) -> dict:
-    """What the order page's shipments card shows: packages, and the ship form's data."""
-    from logistics.models import Carrier
+    """What the order page's shipments card shows: packages with their tracking events
+    (newest first) and redelivery state, the order's merge or split plan, and the ship
+    form's data. A fixed number of queries whatever the number of packages."""
+    from logistics import merging
+    from logistics.models import Carrier, TrackingEvent
     from logistics.shipping import remaining_quantities
 
+    packages = list(
+        packages_of_order(order.pk).prefetch_related(
+            Prefetch(
+                "tracking_events",
+                queryset=TrackingEvent.objects.order_by("-occurred_at", "-id"),
+                to_attr="events_newest",
+            ),
+            "redelivery_requests",
+        )
+    )
+    _redelivery_state(order, packages)
+    group = merging.group_orders(order.pk)
     return {
-        "packages": list(packages_of_order(order.pk)),
+        "packages": packages,
         "can_ship": can_ship,
         "carriers": list(Carrier.objects.filter(is_active=True).order_by("code"))
         if can_ship
         else [],
         "remaining": remaining_quantities([order.pk])[order.pk] if can_ship else [],
+        "merge_group": group[0] if group else None,
+        "merged_with": [o for o in group[1] if o.pk != order.pk] if group else [],
+        "plan": merging.plan_of(order.pk),
     }
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    failed_at: datetime | None
+    closes_at: datetime | None  # None: the platform takes no redelivery requests
+    requested_at: datetime | None  # a request made since the failure
+    open: bool  # a new address can be sent now
+
+
+def _redelivery_state(order, packages: list[Package]) -> None:
+    """Set ``package.redelivery`` on each failed package (the rule of
+    ``tracking.request_redelivery``, read from the prefetched rows)."""
+    from logistics.models import PackageStatus, TrackingCode
+    from logistics.tracking import redelivery_window
+
+    now = timezone.now()
+    window = None
+    for package in packages:
+        package.redelivery = None
+        if package.status != PackageStatus.FAILED:
+            continue
+        if window is None:
+            window = redelivery_window(order) or timedelta(0)
+        failure = next(
+            (
+                e
+                for e in package.events_newest
+                if e.code == TrackingCode.DELIVERY_FAILED
+            ),
+            None,
+        )
+        if failure is None:
+            continue
+        closes_at = failure.occurred_at + window if window else None
+        requested = max(
+            (
+                r.requested_at
+                for r in package.redelivery_requests.all()
+                if r.requested_at >= failure.occurred_at
+            ),
+            default=None,
+        )
+        package.redelivery = Redelivery(
+            failed_at=failure.occurred_at,
+            closes_at=closes_at,
+            requested_at=requested,
+            open=closes_at is not None and now <= closes_at and requested is None,
+        )

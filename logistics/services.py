@@ -67,6 +67,7 @@ def pool_create_from_range(
     currency: str,
     expires_at: datetime | None,
     name: str,
+    purchased_at: datetime | None = None,
 ) -> TrackingNumberPool:
     """Import the numbers ``prefix`` + ``start``…``end`` (inclusive), zero-padded to ``width``.
 
@@ -92,6 +93,7 @@ def pool_create_from_range(
         currency=currency,
         expires_at=expires_at,
         name=name,
+        purchased_at=purchased_at,
     )
 
 
@@ -104,6 +106,7 @@ def pool_create_from_list(
     currency: str,
     expires_at: datetime | None,
     name: str,
+    purchased_at: datetime | None = None,
 ) -> TrackingNumberPool:
     """Import a list of numbers. Same checks and errors as ``pool_create_from_range``."""
     if not numbers:
@@ -120,6 +123,7 @@ def pool_create_from_list(
         currency=currency,
         expires_at=expires_at,
         name=name,
+        purchased_at=purchased_at,
     )
 
 
@@ -132,6 +136,7 @@ def _create_pool(
     currency: str,
     expires_at: datetime | None,
     name: str,
+    purchased_at: datetime | None = None,
 ) -> TrackingNumberPool:
     name = (name or "").strip()
     if not name:
@@ -145,6 +150,11 @@ def _create_pool(
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
         raise ValidationFailed("The pool has already expired.", field="expires_at")
+    # The purchase time orders allocation (oldest pool first); it cannot be ahead.
+    if purchased_at is not None and purchased_at > now:
+        raise ValidationFailed(
+            "The purchase time is in the future.", field="purchased_at"
+        )
     normalised = [normalise_number(number) for number in numbers]
 
     duplicates = sorted(n for n, times in Counter(normalised).items() if times > 1)
@@ -164,7 +174,7 @@ def _create_pool(
                 organisation=organisation,
                 carrier=carrier,
                 name=name,
-                purchased_at=now,
+                purchased_at=purchased_at or now,
                 expires_at=expires_at,
                 price_per_number=price,
                 currency=currency,

@@ -20,8 +20,9 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from logistics import merging
 from logistics import services as numbers
-from logistics.errors import PoolExhausted
+from logistics.errors import OrderMerged, OrderSplit, PoolExhausted
 from logistics.models import (
     Carrier,
     Package,
@@ -84,6 +85,27 @@ def ship(
         raise ValidationFailed(
             "Give a tracking number, or ask to allocate one from a pool (not both).",
             fields={"tracking_number": "a tracking number, or allocate=true"},
+        )
+    group_id, planned = _merge_or_split(order_id)
+    if group_id is not None:
+        # A merged order ships with its group: one parcel, one number (X5).
+        if items is not None:
+            raise OrderMerged(order_id=order_id, group=group_id)
+        return merging.ship_group(
+            group_id,
+            actor=actor,
+            carrier=carrier,
+            tracking_number=tracking_number,
+            allocate=allocate,
+            expected_versions=(
+                {order_id: expected_version} if expected_version is not None else None
+            ),
+        )
+    if planned and items is None:
+        raise OrderSplit(
+            "The order is split into planned packages: print its labels, ship each "
+            "package's items, or undo the split.",
+            order_id=order_id,
         )
     with transaction.atomic():
         order = lock_order(order_id)
@@ -164,12 +186,22 @@ def ship_batch(
             queryset = queryset.filter(organisation_id=actor.organisation_id)
         locked = list(queryset.filter(pk__in=ids).order_by("pk"))
         remaining = remaining_quantities([order.pk for order in locked])
+        special = merging.merge_state([order.pk for order in locked])
         allowed_shops = allowed_shops_for(actor)
         policies: dict[int, dict] = {}
         planned: list[_Plan] = []
         for order in locked:
             try:
                 check_scope(order, actor, allowed_shops)
+                if order.pk in special["groups"]:
+                    raise OrderMerged(
+                        "The order is merged with others: ship or print it alone, "
+                        "so its group goes as one parcel.",
+                        order_id=order.pk,
+                        group=special["groups"][order.pk],
+                    )
+                if order.pk in special["split"]:
+                    raise OrderSplit(order_id=order.pk)
                 _check_machine(order, SHIP, actor, policies)
                 lines = _lines(order, remaining[order.pk], None)
                 if not allocate and order.pk not in tracking_numbers:
@@ -289,6 +321,12 @@ def carrier_for(code: str) -> Carrier:
     return carrier
 
 
+def _merge_or_split(order_id: int) -> tuple[int | None, bool]:
+    """(merge group id or None, whether a split is planned) for the order."""
+    state = merging.merge_state([order_id])
+    return state["groups"].get(order_id), order_id in state["split"]
+
+
 def _check_machine(
     order: Order, action: str, actor: Actor, policies: dict[int, dict]
 ) -> None:
@@ -307,8 +345,10 @@ def remaining_quantities(
     out: dict[int, list[tuple[OrderItem, int]]] = {pk: [] for pk in order_ids}
     if not order_ids:
         return out
+    # By the item's order, not the package's: a merged parcel (led by another order of
+    # its group) holds this order's items too.
     shipped = dict(
-        PackageItem.objects.filter(package__order_id__in=list(order_ids))
+        PackageItem.objects.filter(order_item__order_id__in=list(order_ids))
         .exclude(package__status=PackageStatus.CANCELLED)
         .values("order_item_id")
         .annotate(n=Sum("quantity"))

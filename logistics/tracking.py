@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from logistics.models import (
     Package,
+    PackageItem,
     PackageStatus,
     RedeliveryRequest,
     TrackingCode,
@@ -197,7 +198,30 @@ def _apply(package: Package, event: TrackingEvent, actor: Actor | None) -> None:
         package.status = PackageStatus.FAILED
         fields.append("status")
     package.save(update_fields=fields)
-    order = Order.objects.select_related("shop").get(pk=package.order_id)
+    # A merged parcel (X5) carries several orders: each one moves with it.
+    for order in orders_in_package(package):
+        _apply_to_order(order, package, event, actor)
+
+
+def orders_in_package(package: Package) -> list[Order]:
+    """The package's order and any other order whose items it holds (a merged parcel)."""
+    return list(
+        Order.objects.select_related("shop")
+        .filter(
+            Q(pk=package.order_id)
+            | Q(
+                pk__in=PackageItem.objects.filter(package=package).values(
+                    "order_item__order_id"
+                )
+            )
+        )
+        .order_by("pk")
+    )
+
+
+def _apply_to_order(
+    order: Order, package: Package, event: TrackingEvent, actor: Actor | None
+) -> None:
     actor = actor or Actor.platform(order.platform)
     if event.code == TrackingCode.DELIVERED:
         if DELIVER in _allowed(order, actor):

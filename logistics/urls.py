@@ -22,3 +22,16 @@ urlpatterns = [
 urlpatterns += [
     path("warehouse/to-ship/", views.queue_page, name="queue"),
 ]
+
+urlpatterns += [
+    path("warehouse/pools/", views.pools_page, name="pools"),
+    path("warehouse/carriers/", views.carriers_page, name="carriers"),
+    path("warehouse/merge/", views.merge, name="merge"),
+    path("warehouse/merge/<int:group_id>/undo/", views.undo_merge, name="undo-merge"),
+    path(
+        "orders/<int:order_id>/packages/<int:package_id>/redelivery/",
+        views.redelivery,
+        name="redelivery",
+    ),
+    path("orders/<int:order_id>/split/undo/", views.undo_split, name="undo-split"),
+]

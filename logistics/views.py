@@ -272,9 +272,17 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     except OmsError as exc:
         queryset, total = orders_of(ws.organisation, ws.shop_ids).none(), 0
         error = exc.details.get("fields") or exc.message
+    from django.db.models import Exists, F, OuterRef
+
+    from logistics.models import PlannedPackage
+
     rows = list(
-        queryset.select_related("shop").prefetch_related(
-            Prefetch("items", queryset=OrderItem.objects.order_by("id"))
+        queryset.select_related("shop")
+        .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("id")))
+        # Merged (X5): the group's id, to badge and undo; split: a plan exists.
+        .annotate(
+            merge_group_id=F("merge_membership__group_id"),
+            split_planned=Exists(PlannedPackage.objects.filter(order=OuterRef("pk"))),
         )[(page - 1) * size : page * size + 1]
     )
     has_next = len(rows) > size
@@ -311,5 +319,240 @@ def queue_page(request: HttpRequest) -> HttpResponse:
         "shop": params.get("shop", ""),
         "no_number": bool(params.get("no_number")),
         "max_batch": MAX_BATCH,
+        "can_merge": ws.can(p.MERGE_SPLIT),
     }
     return render(request, "logistics/queue.html", context)
+
+
+# --- warehouse: tracking-number pools and carriers (L1, L2) ------------------------------
+
+
+def _zone(ws):
+    """Times typed on warehouse forms are in the zone of the organisation's first shop."""
+    from zoneinfo import ZoneInfo
+
+    shop = ws.organisation.shops.order_by("pk").first()
+    return ZoneInfo(shop.timezone if shop else "UTC")
+
+
+@login_required
+def pools_page(request: HttpRequest) -> HttpResponse:
+    """The organisation's pools with usage and expiry figures; a form to record a pool.
+
+    The list is one aggregate query whatever its length (``selectors.with_counts``).
+    The form calls the import services the API and jobs use; a refusal (a number
+    already known for the carrier, naming the order it is on) is a form error.
+    """
+    from django.utils import timezone
+
+    from logistics.forms import PoolForm
+    from logistics.models import TrackingNumberPool
+    from logistics.selectors import pool_stats, with_counts
+
+    ws = _warehouse(request)
+    zone = _zone(ws)
+    form = PoolForm(
+        request.POST or None, organisation=ws.organisation, actor=ws.actor, zone=zone
+    )
+    pool = form.save() if request.method == "POST" and form.is_valid() else None
+    if pool is not None:
+        messages.success(
+            request,
+            _("Pool %(name)s recorded: %(n)s numbers.")
+            % {"name": pool.name, "n": form.imported},
+        )
+        return redirect("logistics:pools")
+    now = timezone.now()
+    pools = list(
+        with_counts(TrackingNumberPool.objects.filter(organisation=ws.organisation))
+        .select_related("carrier")
+        .order_by("carrier__code", "-purchased_at", "-id")
+    )
+    rows = [(pool, pool_stats(pool, now=now)) for pool in pools]
+    return render(
+        request,
+        "logistics/pools.html",
+        {"ws": ws, "rows": rows, "form": form, "zone": zone.key},
+    )
+
+
+@login_required
+def carriers_page(request: HttpRequest) -> HttpResponse:
+    """Carriers with each platform's own code, tracking URL and default label size."""
+    from orders.platforms import registry
+
+    ws = _warehouse(request)
+    platforms = [(code, spec.label) for code, spec in registry().items()]
+    carriers = [
+        (carrier, [carrier.code_for(code) or "" for code, _label in platforms])
+        for carrier in Carrier.objects.order_by("-is_active", "code")
+    ]
+    return render(
+        request,
+        "logistics/carriers.html",
+        {"ws": ws, "platforms": platforms, "carriers": carriers},
+    )
+
+
+# --- order page: redelivery after a failed delivery (L6) ----------------------------------
+
+
+REDELIVERY_FIELDS = ("country", "province", "city", "district", "street", "postcode")
+
+
+@login_required
+@require_POST
+def redelivery(request: HttpRequest, order_id: int, package_id: int) -> HttpResponse:
+    """A new address for a failed package, through ``tracking.request_redelivery``."""
+    from logistics import tracking
+    from logistics.selectors import packages_of_order
+    from oms.core.timeutils import format_local
+
+    ws = workspace(request)
+    order = get_order(ws, order_id)
+    ws.require(p.EDIT_ADDRESS)
+    package = packages_of_order(order.pk).filter(pk=package_id).first()
+    if package is None:
+        raise Http404(_("No such package on this order."))
+    data = {
+        "address": {
+            name: request.POST.get(name, "").strip() for name in REDELIVERY_FIELDS
+        },
+        "name": request.POST.get("name", ""),
+        "phone": request.POST.get("phone", ""),
+    }
+    try:
+        tracking.request_redelivery(package=package, actor=ws.actor, address=data)
+    except OmsError as exc:
+        reason = exc.details.get("reason")
+        if reason == "redelivery_window_closed":
+            closed = exc.details.get("window_closed_at", "")
+            from oms.core.timeutils import parse_iso
+
+            when = format_local(parse_iso(closed), order.shop.timezone) or closed
+            text = _(
+                "Refused: the redelivery window closed at %(time)s (shop time). "
+                "The parcel goes back to the sender."
+            ) % {"time": when[:16]}
+        elif reason == "already_requested":
+            text = _("Refused: a redelivery was already requested for this parcel.")
+        elif reason == "not_failed":
+            text = _("Refused: this parcel's delivery has not failed.")
+        elif reason == "no_redelivery":
+            text = _("Refused: this platform takes no redelivery requests.")
+        else:
+            text = _refusal(exc)
+        messages.error(request, text)
+    else:
+        messages.success(
+            request,
+            _("Redelivery requested for %(number)s.")
+            % {"number": package.tracking_number},
+        )
+    return redirect("orders:detail", order_id=order.pk)
+
+
+# --- merge and split (X5) -------------------------------------------------------------------
+
+
+def _merge_refusal(exc: OmsError) -> str:
+    from logistics.errors import (
+        AlreadyPrinted,
+        MergeMismatch,
+        NotAwaitingShipment,
+        OrderMerged,
+        OrderSplit,
+    )
+
+    reasons = {
+        "different_shop": _("Refused: the orders are from different shops."),
+        "different_buyer": _("Refused: the orders are from different buyers."),
+        "different_address": _("Refused: the orders go to different addresses."),
+    }
+    if isinstance(exc, MergeMismatch):
+        return reasons.get(exc.details.get("reason"), _refusal(exc))
+    if isinstance(exc, NotAwaitingShipment):
+        return _("Refused: only orders awaiting shipment can be merged or split.")
+    if isinstance(exc, AlreadyPrinted):
+        return _("Refused: a label was already printed; undo is no longer possible.")
+    if isinstance(exc, OrderMerged):
+        return _("Refused: an order is already merged; undo that merge first.")
+    if isinstance(exc, OrderSplit):
+        return _("Refused: an order is split into packages; undo the split first.")
+    return _refusal(exc)
+
+
+def _back_to(request: HttpRequest, fallback: str) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
+        return target
+    return fallback
+
+
+@login_required
+@require_POST
+def merge(request: HttpRequest) -> HttpResponse:
+    """Merge the selected orders of the to-ship queue into one parcel."""
+    from django.urls import reverse
+
+    from logistics import merging
+
+    ws = workspace(request)
+    ws.require(p.MERGE_SPLIT)
+    ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
+    try:
+        group = merging.merge_orders(order_ids=ids, actor=ws.actor)
+    except OmsError as exc:
+        messages.error(request, _merge_refusal(exc))
+    else:
+        messages.success(
+            request,
+            _("%(n)s orders merged into one parcel (merge #%(group)s).")
+            % {"n": len(set(ids)), "group": group.pk},
+        )
+    response = redirect(_back_to(request, reverse("logistics:queue")))
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = _back_to(request, reverse("logistics:queue"))
+    return response
+
+
+@login_required
+@require_POST
+def undo_merge(request: HttpRequest, group_id: int) -> HttpResponse:
+    from django.urls import reverse
+
+    from logistics import merging
+
+    ws = workspace(request)
+    ws.require(p.MERGE_SPLIT)
+    try:
+        merging.undo_merge(group_id=group_id, actor=ws.actor)
+    except OmsError as exc:
+        if exc.code == "not_found":
+            raise Http404(_("No such merge group.")) from None
+        messages.error(request, _merge_refusal(exc))
+    else:
+        messages.success(request, _("Merge undone."))
+    return redirect(_back_to(request, reverse("logistics:queue")))
+
+
+@login_required
+@require_POST
+def undo_split(request: HttpRequest, order_id: int) -> HttpResponse:
+    from logistics import merging
+
+    ws = workspace(request)
+    order = get_order(ws, order_id)
+    ws.require(p.MERGE_SPLIT)
+    try:
+        merging.undo_split(order_id=order.pk, actor=ws.actor)
+    except OmsError as exc:
+        messages.error(request, _merge_refusal(exc))
+    else:
+        messages.success(request, _("Split undone."))
+    return redirect("orders:detail", order_id=order.pk)

@@ -48,6 +48,8 @@ class EventType(models.TextChoices):
     DEADLINE_NOTICE = "deadline_notice", _("Deadline reminder or warning")
     DEADLINE_MISSED = "deadline_missed", _("Deadline missed")
     AFTERSALES = "aftersales", _("After-sales")
+    MERGED = "merged", _("Merged into one parcel")
+    SPLIT = "split", _("Split into parcels")
 
 
 class DeadlineKind(models.TextChoices):

@@ -313,3 +313,50 @@ class RedeliveryOutput(serializers.ModelSerializer):
 class RedeliveryResultOutput(serializers.Serializer):
     redelivery = RedeliveryOutput()
     order = OrderDetailOutput()
+
+
+# --- merge and split (X5) ----------------------------------------------------------------
+
+
+class MergeInput(serializers.Serializer):
+    order_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        min_length=2,
+        max_length=20,
+        help_text="Orders of one shop, buyer and address, awaiting shipment",
+    )
+
+
+class MergeGroupOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    shop = serializers.IntegerField(source="shop_id")
+    orders = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The orders, first (lead) first"
+    )
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField()
+
+
+class MergeUndoOutput(serializers.Serializer):
+    orders = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The orders that were merged"
+    )
+
+
+class SplitInput(serializers.Serializer):
+    packages = serializers.ListField(
+        child=serializers.ListField(child=ShipItemInput(), min_length=1),
+        min_length=2,
+        max_length=20,
+        help_text="Each package's items; together exactly the order's quantities",
+    )
+
+
+class PlannedPackageOutput(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    items = serializers.ListField(child=ShipItemInput())
+
+
+class SplitOutput(serializers.Serializer):
+    order = serializers.IntegerField()
+    packages = PlannedPackageOutput(many=True)

@@ -71,4 +71,24 @@ urlpatterns = [
         views.OrderRedeliveryApi.as_view(),
         name="api-order-redelivery",
     ),
+    path(
+        "merge-groups/",
+        views.MergeGroupCreateApi.as_view(),
+        name="api-merge-groups",
+    ),
+    path(
+        "orders/<int:order_id>/merge/undo/",
+        views.OrderMergeUndoApi.as_view(),
+        name="api-order-merge-undo",
+    ),
+    path(
+        "orders/<int:order_id>/split/",
+        views.OrderSplitApi.as_view(),
+        name="api-order-split",
+    ),
+    path(
+        "orders/<int:order_id>/split/undo/",
+        views.OrderSplitUndoApi.as_view(),
+        name="api-order-split-undo",
+    ),
 ]

@@ -17,9 +17,14 @@ from rest_framework.response import Response
 
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
-from logistics import print_batches, shipping, tracking
+from logistics import merging, print_batches, shipping, tracking
 from logistics.api import serializers as s
-from logistics.models import Package, PrintBatch, TrackingEvent, TrackingSource
+from logistics.models import (
+    Package,
+    PrintBatch,
+    TrackingEvent,
+    TrackingSource,
+)
 from logistics.selectors import packages_of_order
 from oms.core.errors import NotFound, OmsError
 from orders.api.views import (
@@ -451,8 +456,7 @@ class OrderTrackingApi(OmsApiView):
     def get(self, request, order_id: int):
         get_order(self, order_id)
         packages = (
-            Package.objects.filter(order_id=order_id)
-            .select_related("carrier")
+            packages_of_order(order_id)  # a merged parcel led by another order too
             .prefetch_related(
                 Prefetch(
                     "tracking_events",
@@ -517,3 +521,124 @@ class OrderRedeliveryApi(OmsApiView):
             },
             status=201,
         )
+
+
+# --- merge and split (X5) --------------------------------------------------------------------
+
+MERGE_REFUSALS = (
+    "Refusals: 409 `merge_mismatch` (`details.reason`: `different_shop`, "
+    "`different_buyer` or `different_address`), `not_awaiting_shipment`, "
+    "`already_printed`, `order_merged` (already in a group) or `order_split`; 400 "
+    "`invalid_input`; 404 for orders that are not the caller's."
+)
+
+
+class MergeGroupCreateApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="merge_groups_create",
+        summary="Merge orders into one parcel (one tracking number for all)",
+        description=(
+            "Orders of one shop, buyer and address, awaiting shipment and not yet "
+            "printed. Shipping or printing any of them then ships the whole group in "
+            "one package under one tracking number. " + MERGE_REFUSALS
+        ),
+        request=s.MergeInput,
+        parameters=[IDEMPOTENCY],
+        responses={201: s.MergeGroupOutput, **ACTION_ERRORS},
+        examples=[
+            OpenApiExample("Two orders", value={"order_ids": [1, 2]}, request_only=True)
+        ],
+    )
+    def post(self, request):
+        data = _valid(s.MergeInput, request)
+        for order_id in dict.fromkeys(data["order_ids"]):
+            get_order(self, order_id)  # 404 for others' orders, before anything else
+        group = merging.merge_orders(order_ids=data["order_ids"], actor=self.ctx.actor)
+        group.orders = sorted(set(data["order_ids"]))
+        return Response(s.MergeGroupOutput(group).data, status=201)
+
+
+class OrderMergeUndoApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="orders_merge_undo",
+        summary="Undo the merge the order is in (until its label is printed)",
+        description=(
+            "Dissolves the order's whole merge group. 404 when the order is not "
+            "merged; 409 `already_printed` once the group's parcel exists."
+        ),
+        request=None,
+        parameters=[ORDER_ID, IDEMPOTENCY],
+        responses={200: s.MergeUndoOutput, **ACTION_ERRORS},
+    )
+    def post(self, request, order_id: int):
+        get_order(self, order_id)  # 404 for others' orders
+        group = merging.group_orders(order_id)
+        if group is None:
+            raise NotFound("This order is not merged.", order_id=order_id)
+        group_id, orders = group
+        for order in orders:  # a key limited to some shops must see every order
+            get_order(self, order.pk)
+        return Response(
+            {"orders": merging.undo_merge(group_id=group_id, actor=self.ctx.actor)}
+        )
+
+
+class OrderSplitApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="orders_split",
+        summary="Split the order across packages (a plan, shipped when printed)",
+        description=(
+            "`packages` lists each package's items; together they hold exactly the "
+            "order's quantities. Printing the order's labels then ships each package "
+            "with its own tracking number from the pools. A new plan replaces the "
+            "last. " + MERGE_REFUSALS
+        ),
+        request=s.SplitInput,
+        parameters=[ORDER_ID, IDEMPOTENCY],
+        responses={201: s.SplitOutput, **ACTION_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Two parcels",
+                value={
+                    "packages": [
+                        [{"item": 1, "quantity": 1}],
+                        [{"item": 1, "quantity": 1}, {"item": 2, "quantity": 1}],
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, order_id: int):
+        data = _valid(s.SplitInput, request)
+        get_order(self, order_id)
+        planned = merging.split_order(
+            order_id=order_id,
+            actor=self.ctx.actor,
+            packages=[[dict(line) for line in lines] for lines in data["packages"]],
+        )
+        return Response(
+            s.SplitOutput({"order": order_id, "packages": planned}).data, status=201
+        )
+
+
+class OrderSplitUndoApi(OmsApiView):
+    scope = Scope.LOGISTICS_WRITE
+
+    @extend_schema(
+        operation_id="orders_split_undo",
+        summary="Undo the order's split (until a label is printed)",
+        request=None,
+        parameters=[ORDER_ID, IDEMPOTENCY],
+        responses={200: s.SplitOutput, **ACTION_ERRORS},
+    )
+    def post(self, request, order_id: int):
+        get_order(self, order_id)
+        merging.undo_split(order_id=order_id, actor=self.ctx.actor)
+        return Response(s.SplitOutput({"order": order_id, "packages": []}).data)
