@@ -40,6 +40,7 @@ urlpatterns = [
     ),
     path("api/v1/", include("logistics.api.urls")),  # before orders: orders/batch/ship/
     path("api/v1/", include("aftersales.api.urls")),
+    path("api/v1/", include("aftersales.api.messaging_urls")),
     path("api/v1/", include("orders.api.urls")),
     path("api/v1/", include("integrations.api.urls")),
     re_path(r"^api/(?P<path>.*)$", api_not_found),
