@@ -29,6 +29,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from aftersales.models import Case, CaseEvent
+from aftersales.services import open_case
 from integrations.models import (
     ApiKey,
     InboundEvent,
@@ -47,6 +49,7 @@ from orders.models import (
     Shop,
     Violation,
 )
+from orders.services import Actor
 from tests.factories import MembershipFactory, ShopFactory, make_order
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +131,9 @@ def resource_of(name: str, path: str) -> str:
 
 
 # Which of a tenant's objects a path parameter names, by resource.
-RESOURCES = ("order", "shop", "subscription", "webhook", "delivery", "event", "batch")
+RESOURCES = (
+    "order", "shop", "subscription", "webhook", "delivery", "event", "batch", "case",
+)  # fmt: skip
 
 
 def _ops(predicate) -> list:
@@ -203,14 +208,34 @@ class Tenant:
 
     @property
     def ids(self) -> dict[str, list]:
-        subscriptions = [self.subscription.pk]
+        """Read now, oldest first: what the tenant has after a call is all its own (an
+        object it just created may share its id with another tenant's case)."""
+        organisation = self.organisation
+        subscriptions = [
+            *WebhookSubscription.objects.filter(organisation=organisation)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        ]
         return {
             "order": [order.pk for order in self.orders],
             "shop": [shop.pk for shop in self.shops],
             "subscription": subscriptions,
             "webhook": subscriptions,
-            "delivery": [self.delivery.pk],
-            "batch": [self.batch.pk] if self.batch else [],
+            "delivery": [
+                *WebhookDelivery.objects.filter(subscription__organisation=organisation)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            ],
+            "batch": [
+                *PrintBatch.objects.filter(organisation=organisation)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            ],
+            "case": [
+                *Case.objects.filter(organisation=organisation)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            ],
             "event": [
                 *OrderEvent.objects.filter(order__in=self.orders).values_list(
                     "pk", flat=True
@@ -254,6 +279,12 @@ class Tenant:
             "violations": Violation.objects.filter(organisation=organisation).count(),
             "notifications": Notification.objects.filter(
                 organisation=organisation
+            ).count(),
+            "cases": list(
+                Case.objects.filter(organisation=organisation).order_by("pk").values()
+            ),
+            "case_events": CaseEvent.objects.filter(
+                case__organisation=organisation
             ).count(),
         }
 
@@ -313,6 +344,14 @@ def make_tenant(tag: str, platform: str = "tiktok", shops: int = 1) -> Tenant:
         tracking_number=f"YT{uuid.uuid4().int % 10**13:013d}",
     )
     PrintBatchPackage.objects.create(batch=batch, package=package, sequence=1)
+    case, _ = open_case(
+        orders[3],  # in transit: a return request
+        "return",
+        Actor.platform(platform),
+        platform_case_id=f"{tag}-case-1",
+        reason=f"{tag}-case-reason",
+    )
+    markers += [case.platform_case_id, case.reason]
     return Tenant(
         organisation, shop_list, orders, subscription, delivery, markers, batch
     )

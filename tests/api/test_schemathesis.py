@@ -31,9 +31,11 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from aftersales.services import open_case
 from integrations.models import ApiKey, Scope, WebhookDelivery, WebhookSubscription
 from logistics.models import PrintBatch
 from orders.api.views import BATCH_INPUTS
+from orders.services import Actor
 from tests.factories import ShopFactory, make_order
 
 MAX_EXAMPLES = 15
@@ -109,6 +111,11 @@ def tenant(transactional_db):
     batch = PrintBatch.objects.create(
         organisation=shop.organisation, created_by="warehouse"
     )
+    platform = Actor.platform(shop.platform)
+    cases = [
+        open_case(orders[2], "cancel", platform)[0],  # awaiting shipment
+        open_case(orders[6], "return", platform)[0],  # in transit
+    ]
     _, raw = ApiKey.issue(
         organisation=shop.organisation,
         name="schemathesis",
@@ -123,6 +130,7 @@ def tenant(transactional_db):
         subscription=[subscription.pk],
         delivery=[delivery.pk],
         batch=[batch.pk],
+        case=[case.pk for case in cases],
         action=sorted(BATCH_INPUTS),  # /orders/batch/{action}/
     )
     yield {"Authorization": f"Bearer {raw}"}
