@@ -387,17 +387,23 @@ def scan(
             fields.append("status")
         package.save(update_fields=fields)
         note = ""
-        order = (
+        # Every order in the parcel (several when merged) is collected with it.
+        from logistics.tracking import orders_in_package
+
+        ids = [order.pk for order in orders_in_package(package)]
+        orders = list(
             Order.objects.select_for_update(of=("self",))
             .select_related("shop")
-            .get(pk=package.order_id)
+            .filter(pk__in=ids, platform="tiktok", native_status=COLLECT_FROM)
+            .order_by("pk")
         )
-        if order.platform == "tiktok" and order.native_status == COLLECT_FROM:
-            (outcome,) = apply_event_to_locked(
-                [order], COLLECT, actor, now=now, data={"tracking_number": number}
+        if orders:
+            outcomes = apply_event_to_locked(
+                orders, COLLECT, actor, now=now, data={"tracking_number": number}
             )
-            if isinstance(outcome, OmsError):
-                note = _reason(outcome)
+            refused = [o for o in outcomes if isinstance(o, OmsError)]
+            if refused:
+                note = _reason(refused[0])
     return ScanResult(OK, number, package.order_id, package.pk, note)
 
 

@@ -533,3 +533,31 @@ def test_queue_merge_refusal_is_shown_and_packers_may_not_merge(
         == 403
     )
     assert nothing_merged()
+
+
+def test_scanning_a_merged_tiktok_parcel_collects_every_order(
+    organisation, carrier, pool
+):
+    shop = ShopFactory(platform="tiktok", organisation=organisation)
+    actor = Actor.member(MembershipFactory(organisation=organisation, role=Role.OWNER))
+    first, second = (make_order(shop, "AWAITING_SHIPMENT") for _ in range(2))
+    merging.merge_orders(order_ids=[first.pk, second.pk], actor=actor)
+    batch, _pdf = print_batches.print_labels(
+        organisation=organisation,
+        actor=actor,
+        order_ids=[first.pk, second.pk],
+        carrier_code=carrier.code,
+    )
+    assert batch.label_count == 1
+    assert set(Order.objects.values_list("native_status", flat=True)) == {
+        "AWAITING_COLLECTION"
+    }
+    package = print_batches.entries_of(batch)[0].package
+    result = print_batches.scan(
+        organisation=organisation,
+        actor=actor,
+        batch=batch,
+        tracking_number=package.tracking_number,
+    )
+    assert result.outcome == print_batches.OK
+    assert set(Order.objects.values_list("native_status", flat=True)) == {"IN_TRANSIT"}
