@@ -123,7 +123,10 @@ def spec_of(case: Case) -> CaseSpec:
 
 def actions_for(case: Case, actor_kind: str = ActorKind.MEMBER) -> list[str]:
     """What a seller (by default) may do on the case now."""
-    return spec_of(case).actions_from(
+    spec = spec_of(case)
+    if not case.is_open and spec.status(case.native_status).is_open:
+        return []  # closed with its order
+    return spec.actions_from(
         case.native_status, ActorKind(actor_kind), has_return=case.has_return
     )
 
@@ -278,6 +281,12 @@ def _check_openable(order: Order, kind: str) -> None:
             stage=order.stage,
             kind=kind,
         )
+    if kind == CaseKind.CANCEL and order.shipped_at is not None:
+        # (TikTok: PARTIALLY_SHIPPING → AWAITING_COLLECTION is back to "awaiting
+        # shipment" with goods on their way.)
+        raise InvalidTransition(
+            "Part of the order has shipped: it can no longer be cancelled.", kind=kind
+        )
     if (
         kind == CaseKind.CANCEL
         and Case.objects.filter(
@@ -423,6 +432,19 @@ def _act_locked(
     transition = spec.plan(
         case.native_status, action, actor.kind, has_return=case.has_return
     )
+    # A case closed with its order keeps its last platform status: it is over all the
+    # same. Only the platform may still report how it ended; nothing reopens a case on
+    # a closed order (invariant above).
+    closed_with_order = not case.is_open and spec.status(case.native_status).is_open
+    if (closed_with_order and actor.kind != ActorKind.PLATFORM) or (
+        (closed_with_order or order.stage == Stage.CLOSED)
+        and spec.status(transition.target).is_open
+    ):
+        raise InvalidTransition(
+            "The case is closed: its order is closed.",
+            action=action,
+            status=case.native_status,
+        )
     check_permission(actor, transition.permission, action)
     reason = (reason or "").strip()
     if transition.needs_reason and not reason:
@@ -554,6 +576,11 @@ def _apply_effect(
 ) -> None:
     effect = transition.effect
     if effect == CANCEL_ORDER:
+        if order.shipped_at is not None:  # a shipped order is never cancelled
+            raise InvalidTransition(
+                "Part of the order has shipped: it can no longer be cancelled.",
+                action=transition.action,
+            )
         refund = money_of(order, exclude=case).refundable
         _order_action(order, "approve_cancel", actor, now)
         case.refunded_amount = refund.quantize(CENT)
@@ -925,8 +952,16 @@ def _expire_batch(
             .order_by("due_at", "id")
         )
         counts["skipped"] += len(due) - len(cases)
+        acted_on: set[int] = set()  # orders an earlier case of this batch moved
         for case in cases:
             order = orders[case.order_id]
+            if order.pk in acted_on:
+                # That case may have closed this one with the order (the hook): re-read.
+                case.refresh_from_db()
+                if not (case.is_open and case.due_action and case.due_at <= now):
+                    counts["skipped"] += 1
+                    continue
+            acted_on.add(order.pk)
             action = case.due_action
             try:
                 with transaction.atomic():

@@ -7,6 +7,8 @@ proposal is executed (SELLER_RESPONSE_ISSUE_TIMEOUT); the buyer returns within 1
 else the money goes to the seller; the seller confirms the returned goods within 7 days.
 """
 
+from django.utils.translation import gettext_noop as _
+
 from aftersales.choices import CaseKind, Outcome
 from aftersales.choices import SellerTask as Task
 from aftersales.machine import (
@@ -35,7 +37,7 @@ CANCEL = CaseSpec(
         CaseStatus(
             "IN_CANCEL", "买家申请取消", Task.RESPOND,
             CaseDue("cancel_response_window", "approve",
-                    "Unanswered for 48 h: cancelled (rule since 16 Mar 2020)."),
+                    _("Unanswered for 48 h: cancelled (rule since 16 Mar 2020).")),
         ),
         CaseStatus("CANCELLED", "已取消", outcome=Outcome.APPROVED),
         CaseStatus("CANCEL_REFUSED", "卖家拒绝取消", outcome=Outcome.REJECTED),
@@ -65,22 +67,22 @@ DISPUTE = CaseSpec(
         CaseStatus(
             "WAIT_SELLER_CONFIRM_REFUND", "等待卖家确认", Task.RESPOND,
             CaseDue("dispute_response_window", "timeout",
-                    "Unanswered for 5 days: the buyer's proposal is executed."),
+                    _("Unanswered for 5 days: the buyer's proposal is executed.")),
         ),
         CaseStatus(
             "SELLER_REFUSE_REFUND", "卖家拒绝，等待买家回应", Task.WAIT_BUYER,
             CaseDue("dispute_intervention_window", "escalate",
-                    "No agreement: the dispute team steps in."),
+                    _("No agreement: the dispute team steps in.")),
         ),
         CaseStatus(
             "WAIT_BUYER_SEND_GOODS", "等待买家退货", Task.WAIT_BUYER,
             CaseDue("return_ship_window", "close_unreturned",
-                    "Not returned in 10 days: the money goes to the seller."),
+                    _("Not returned in 10 days: the money goes to the seller.")),
         ),
         CaseStatus(
             "WAIT_SELLER_RECEIVE_GOODS", "等待卖家收货", Task.CONFIRM_RETURN,
             CaseDue("return_confirm_window", "confirm_goods",
-                    "Not confirmed: refunded."),
+                    _("Not confirmed: refunded.")),
         ),
         CaseStatus("ARBITRATING", "平台仲裁中", Task.WAIT_PLATFORM),
         CaseStatus("ACCEPTISSUE", "卖家同意（不退货）", outcome=Outcome.REFUNDED),

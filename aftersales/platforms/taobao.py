@@ -6,6 +6,8 @@ Unanswered for 48 h → agreed; return not shipped within 7 days → closed; ret
 not confirmed within 10 days → refunded.
 """
 
+from django.utils.translation import gettext_noop as _
+
 from aftersales.choices import CaseKind, Outcome
 from aftersales.choices import SellerTask as Task
 from aftersales.machine import (
@@ -26,15 +28,15 @@ OPEN = ("WAIT_SELLER_AGREE", "WAIT_BUYER_RETURN_GOODS", "WAIT_SELLER_CONFIRM_GOO
 STATUSES = (
     CaseStatus(
         "WAIT_SELLER_AGREE", "买家已经申请退款，等待卖家同意", Task.RESPOND,
-        CaseDue("refund_response_window", "agree", "Unanswered: the refund is agreed."),
+        CaseDue("refund_response_window", "agree", _("Unanswered: the refund is agreed.")),
     ),
     CaseStatus(
         "WAIT_BUYER_RETURN_GOODS", "卖家已经同意退款，等待买家退货", Task.WAIT_BUYER,
-        CaseDue("return_ship_window", "close_unreturned", "Not returned: closed."),
+        CaseDue("return_ship_window", "close_unreturned", _("Not returned: closed.")),
     ),
     CaseStatus(
         "WAIT_SELLER_CONFIRM_GOODS", "买家已经退货，等待卖家确认收货", Task.CONFIRM_RETURN,
-        CaseDue("return_confirm_window", "confirm_goods", "Not confirmed: refunded."),
+        CaseDue("return_confirm_window", "confirm_goods", _("Not confirmed: refunded.")),
     ),
     CaseStatus("SUCCESS", "退款成功", outcome=Outcome.REFUNDED),
     CaseStatus("SELLER_REFUSE_BUYER", "卖家拒绝退款", outcome=Outcome.REJECTED),

@@ -6,6 +6,8 @@ unanswered within 48 h → approved; return not shipped within 5 days → closed
 parcel not confirmed within 8 days (extendable once by 8) → confirmed and refunded.
 """
 
+from django.utils.translation import gettext_noop as _
+
 from aftersales.choices import CaseKind, Outcome
 from aftersales.choices import SellerTask as Task
 from aftersales.machine import (
@@ -32,14 +34,14 @@ CANCEL = CaseSpec(
     aliases={"CANCELLATION_REQUEST_CANCELLED": "CANCELLATION_REQUEST_CANCEL"},
     statuses=(
         CaseStatus(
-            "CANCELLATION_REQUEST_PENDING", "Cancellation pending", Task.RESPOND,
+            "CANCELLATION_REQUEST_PENDING", _("Cancellation pending"), Task.RESPOND,
             CaseDue("cancel_response_window", "approve",
-                    "SELLER_RESPOND_CANCEL: unanswered, the order is cancelled."),
+                    _("SELLER_RESPOND_CANCEL: unanswered, the order is cancelled.")),
         ),
-        CaseStatus("CANCELLATION_REQUEST_SUCCESS", "Cancelled", outcome=Outcome.APPROVED),
-        CaseStatus("CANCELLATION_REQUEST_COMPLETE", "Cancelled and refunded",
+        CaseStatus("CANCELLATION_REQUEST_SUCCESS", _("Cancelled"), outcome=Outcome.APPROVED),
+        CaseStatus("CANCELLATION_REQUEST_COMPLETE", _("Cancelled and refunded"),
                    outcome=Outcome.APPROVED),
-        CaseStatus("CANCELLATION_REQUEST_CANCEL", "Cancellation rejected or withdrawn",
+        CaseStatus("CANCELLATION_REQUEST_CANCEL", _("Cancellation rejected or withdrawn"),
                    outcome=Outcome.REJECTED),
     ),
     transitions=(
@@ -63,25 +65,25 @@ RETURN_OPEN = (
 
 RETURN_STATUSES = (
     CaseStatus(
-        "RETURN_OR_REFUND_REQUEST_PENDING", "Request pending", Task.RESPOND,
+        "RETURN_OR_REFUND_REQUEST_PENDING", _("Request pending"), Task.RESPOND,
         CaseDue("refund_response_window", "approve",
-                "SELLER_RESPOND_REFUND / SELLER_RESPOND_RETURN: unanswered, approved."),
+                _("SELLER_RESPOND_REFUND / SELLER_RESPOND_RETURN: unanswered, approved.")),
     ),
     CaseStatus(
-        "AWAITING_BUYER_SHIP", "Awaiting the buyer's return", Task.WAIT_BUYER,
-        CaseDue("return_ship_window", "close_unreturned", "Not shipped back: closed."),
+        "AWAITING_BUYER_SHIP", _("Awaiting the buyer's return"), Task.WAIT_BUYER,
+        CaseDue("return_ship_window", "close_unreturned", _("Not shipped back: closed.")),
     ),
     CaseStatus(
-        "BUYER_SHIPPED_ITEM", "Buyer shipped the return", Task.CONFIRM_RETURN,
+        "BUYER_SHIPPED_ITEM", _("Buyer shipped the return"), Task.CONFIRM_RETURN,
         CaseDue("return_confirm_window", "confirm_receipt",
-                "SELLER_RESPOND_RECEIVE_PACKAGE: unconfirmed, refunded."),
+                _("SELLER_RESPOND_RECEIVE_PACKAGE: unconfirmed, refunded.")),
     ),
-    CaseStatus("RETURN_OR_REFUND_REQUEST_SUCCESS", "Refunded", outcome=Outcome.REFUNDED),
-    CaseStatus("RETURN_OR_REFUND_REQUEST_COMPLETE", "Completed", outcome=Outcome.REFUNDED),
-    CaseStatus("REFUND_OR_RETURN_REQUEST_REJECT", "Rejected", outcome=Outcome.REJECTED),
-    CaseStatus("REJECT_RECEIVE_PACKAGE", "Returned parcel rejected",
+    CaseStatus("RETURN_OR_REFUND_REQUEST_SUCCESS", _("Refunded"), outcome=Outcome.REFUNDED),
+    CaseStatus("RETURN_OR_REFUND_REQUEST_COMPLETE", _("Completed"), outcome=Outcome.REFUNDED),
+    CaseStatus("REFUND_OR_RETURN_REQUEST_REJECT", _("Rejected"), outcome=Outcome.REJECTED),
+    CaseStatus("REJECT_RECEIVE_PACKAGE", _("Returned parcel rejected"),
                outcome=Outcome.REJECTED),
-    CaseStatus("RETURN_OR_REFUND_REQUEST_CANCEL", "Cancelled", outcome=Outcome.WITHDRAWN),
+    CaseStatus("RETURN_OR_REFUND_REQUEST_CANCEL", _("Cancelled"), outcome=Outcome.WITHDRAWN),
 )  # fmt: skip
 
 RETURN_TRANSITIONS = (
@@ -125,16 +127,16 @@ REPLACEMENT = CaseSpec(
     initial="REPLACEMENT_REQUEST_PENDING",
     statuses=(
         CaseStatus(
-            "REPLACEMENT_REQUEST_PENDING", "Replacement pending", Task.RESPOND,
+            "REPLACEMENT_REQUEST_PENDING", _("Replacement pending"), Task.RESPOND,
             CaseDue("refund_response_window", "approve",
-                    "SELLER_RESPOND_REPLACEMENT: unanswered, approved."),
+                    _("SELLER_RESPOND_REPLACEMENT: unanswered, approved.")),
         ),
-        CaseStatus("REPLACEMENT_REQUEST_COMPLETE", "Replacement order created",
+        CaseStatus("REPLACEMENT_REQUEST_COMPLETE", _("Replacement order created"),
                    outcome=Outcome.REPLACED),
-        CaseStatus("REPLACEMENT_REQUEST_REJECT", "Rejected", outcome=Outcome.REJECTED),
-        CaseStatus("REPLACEMENT_REQUEST_REFUND_SUCCESS", "Refunded (no stock)",
+        CaseStatus("REPLACEMENT_REQUEST_REJECT", _("Rejected"), outcome=Outcome.REJECTED),
+        CaseStatus("REPLACEMENT_REQUEST_REFUND_SUCCESS", _("Refunded (no stock)"),
                    outcome=Outcome.REFUNDED),
-        CaseStatus("REPLACEMENT_REQUEST_CANCEL", "Cancelled", outcome=Outcome.WITHDRAWN),
+        CaseStatus("REPLACEMENT_REQUEST_CANCEL", _("Cancelled"), outcome=Outcome.WITHDRAWN),
     ),
     transitions=(
         CT("approve", "REPLACEMENT_REQUEST_PENDING", "REPLACEMENT_REQUEST_COMPLETE",
@@ -156,10 +158,10 @@ DISPUTE = CaseSpec(
     kind=CaseKind.DISPUTE,
     initial="IN_PROGRESS",
     statuses=(
-        CaseStatus("IN_PROGRESS", "Arbitration in progress", Task.RESPOND),
-        CaseStatus("SUPPORT_BUYER", "Decided for the buyer", outcome=Outcome.REFUNDED),
-        CaseStatus("SUPPORT_SELLER", "Decided for the seller", outcome=Outcome.SELLER_WON),
-        CaseStatus("CLOSED", "Arbitration closed", outcome=Outcome.WITHDRAWN),
+        CaseStatus("IN_PROGRESS", _("Arbitration in progress"), Task.RESPOND),
+        CaseStatus("SUPPORT_BUYER", _("Decided for the buyer"), outcome=Outcome.REFUNDED),
+        CaseStatus("SUPPORT_SELLER", _("Decided for the seller"), outcome=Outcome.SELLER_WON),
+        CaseStatus("CLOSED", _("Arbitration closed"), outcome=Outcome.WITHDRAWN),
     ),
     transitions=(
         CT("respond", "IN_PROGRESS", "IN_PROGRESS", by=SELLER,

@@ -38,7 +38,8 @@ def test_tiktok_cancel_request_blocks_shipping_and_approval_cancels(db):
     order = make_order(shop, "AWAITING_SHIPMENT")
     case, created = services.open_case(order, CaseKind.CANCEL, platform(order),
                                        reason="changed_mind")  # fmt: skip
-    assert created and case.native_status == "CANCELLATION_REQUEST_PENDING"
+    assert created
+    assert case.native_status == "CANCELLATION_REQUEST_PENDING"
     assert case.amount == order.total
     assert reload(order).cancel_requested is True
     assert case.due_at == case.opened_at + timedelta(hours=48)
@@ -108,9 +109,11 @@ def test_aliexpress_order_deadline_closes_the_cancel_case_too(db):
     case, _ = services.open_case(order, CaseKind.CANCEL, platform(order))
     run_job("deadlines", now=case.due_at + timedelta(seconds=1))
     order = reload(order)
-    assert order.native_status == "FINISH" and order.stage == Stage.CLOSED
+    assert order.native_status == "FINISH"
+    assert order.stage == Stage.CLOSED
     case = reload(case)
-    assert case.state == CaseState.CLOSED and case.outcome == Outcome.APPROVED
+    assert case.state == CaseState.CLOSED
+    assert case.outcome == Outcome.APPROVED
     # The case job then finds nothing left to do.
     run = run_job("aftersales", now=case.opened_at + timedelta(days=3))
     assert run.counts["applied"] == 0
@@ -169,7 +172,8 @@ def test_taobao_return_flow_and_its_deadlines(db):
     # Not confirmed within 10 days: refunded.
     run_job("aftersales", now=case.due_at + timedelta(seconds=1))
     case = reload(case)
-    assert case.native_status == "SUCCESS" and case.refunded_amount == Decimal("20.00")
+    assert case.native_status == "SUCCESS"
+    assert case.refunded_amount == Decimal("20.00")
 
 
 def test_aliexpress_dispute_timeout_executes_the_buyers_proposal(db):
@@ -177,7 +181,8 @@ def test_aliexpress_dispute_timeout_executes_the_buyers_proposal(db):
     order = make_order(shop, "WAIT_BUYER_ACCEPT_GOODS")
     case, _ = services.open_case(order, CaseKind.DISPUTE, platform(order))
     order = reload(order)
-    assert order.native_status == "IN_ISSUE" and order.in_dispute
+    assert order.native_status == "IN_ISSUE"
+    assert order.in_dispute
     assert case.due_at - case.opened_at == timedelta(days=5)
     run_job("aftersales", now=case.due_at + timedelta(seconds=1))
     case = reload(case)
@@ -185,7 +190,8 @@ def test_aliexpress_dispute_timeout_executes_the_buyers_proposal(db):
     # Every item refunded (shipping is not part of a dispute): the order closes.
     assert case.refunded_amount == Decimal("99.80")
     order = reload(order)
-    assert order.native_status == "FINISH" and order.stage == Stage.CLOSED
+    assert order.native_status == "FINISH"
+    assert order.stage == Stage.CLOSED
 
 
 def test_aliexpress_dispute_refused_with_proposal_then_arbitrated_for_seller(db):
@@ -201,9 +207,11 @@ def test_aliexpress_dispute_refused_with_proposal_then_arbitrated_for_seller(db)
     services.act(case, "escalate", member(shop))
     services.act(case, "decide_for_seller", platform(order))
     case = reload(case)
-    assert case.outcome == Outcome.SELLER_WON and case.refunded_amount == 0
+    assert case.outcome == Outcome.SELLER_WON
+    assert case.refunded_amount == 0
     order = reload(order)
-    assert order.native_status == "WAIT_BUYER_ACCEPT_GOODS" and not order.in_dispute
+    assert order.native_status == "WAIT_BUYER_ACCEPT_GOODS"
+    assert not order.in_dispute
 
 
 def test_platform_cancelling_the_order_closes_open_cases(db):
@@ -214,7 +222,8 @@ def test_platform_cancelling_the_order_closes_open_cases(db):
 
     apply_event(order, "ship_timeout", Actor.system("test"))
     case = reload(case)
-    assert case.state == CaseState.CLOSED and case.outcome == Outcome.ORDER_CLOSED
+    assert case.state == CaseState.CLOSED
+    assert case.outcome == Outcome.ORDER_CLOSED
 
 
 def test_tiktok_return_confirm_window_extends_once(db):
@@ -236,7 +245,9 @@ def test_same_platform_case_id_is_opened_once(db):
                                         platform_case_id="C1")  # fmt: skip
     again, created_again = services.open_case(order, CaseKind.CANCEL, platform(order),
                                               platform_case_id="C1")  # fmt: skip
-    assert created and not created_again and again.pk == first.pk
+    assert created
+    assert not created_again
+    assert again.pk == first.pk
     with time_machine.travel(timezone.now() + timedelta(hours=1)):
         assert Case.objects.count() == 1
 
@@ -248,7 +259,8 @@ def test_an_order_ingested_in_cancel_gets_its_case_and_loses_it_when_closed(db):
     shop = ShopFactory(platform="aliexpress")
     order = order_in(shop, "IN_CANCEL")  # reached through request_cancel
     case = Case.objects.get(order=order, kind=CaseKind.CANCEL)
-    assert case.state == CaseState.OPEN and case.due_at is not None
+    assert case.state == CaseState.OPEN
+    assert case.due_at is not None
 
     fresh = make_order(shop, "IN_CANCEL")
     assert Case.objects.filter(order=fresh, state=CaseState.OPEN).count() == 1
@@ -270,4 +282,5 @@ def test_tiktok_buyer_cancel_flag_from_the_platform_opens_a_case(db):
     shop = ShopFactory(platform="tiktok")
     order = make_order(shop, "AWAITING_SHIPMENT", cancel_requested=True)
     case = Case.objects.get(order=order)
-    assert case.kind == CaseKind.CANCEL and case.task == "respond"
+    assert case.kind == CaseKind.CANCEL
+    assert case.task == "respond"

@@ -1,9 +1,11 @@
 """Seed a demo organisation with four shops, four members and simulated orders.
 
     python manage.py seed_demo [--if-empty] [--reset] [--orders 2000] [--seed 42]
+                               [--cases 48]
 
 Orders come from ``orders.sandbox`` and go in through ``ingest_native``, exactly as a
-platform's orders would. Demo data only: the logins it prints share one password.
+platform's orders would; buyers' after-sales requests on them from
+``aftersales.sandbox``. Demo data only: the logins it prints share one password.
 """
 
 import random
@@ -17,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from aftersales.sandbox import seed_cases
 from orders.choices import Role, Stage
 from orders.ingest import ingest_native
 from orders.models import Membership, Order, Organisation, Shop
@@ -59,6 +62,9 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, default=2000)
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--days", type=int, default=90)
+        parser.add_argument(
+            "--cases", type=int, default=48, help="After-sales requests to open."
+        )
 
     def handle(self, *args, **options):
         if options["if_empty"] and Organisation.objects.exists():
@@ -82,6 +88,14 @@ class Command(BaseCommand):
             org, shops = self._organisation(existing)
             self._members(org)
             counts = self._orders(shops, options)
+            # Buyers' after-sales requests on those orders (some overdue, some due soon).
+            counts["cases"] = len(
+                seed_cases(
+                    [shop for shop, _ in shops],
+                    count=options["cases"],
+                    rng=random.Random(options["seed"]),
+                )
+            )
         elapsed = time.monotonic() - started
         self._report(org, counts, elapsed)
 
@@ -150,8 +164,9 @@ class Command(BaseCommand):
                 f"in {elapsed:.1f}s."
             )
         )
-        if set(counts) - {"created"}:
+        if set(counts) - {"created", "cases"}:
             out.write(f"Ingest outcomes: {dict(counts)}")
+        out.write(f"After-sales requests opened: {counts.get('cases', 0)}")
         stages = [value for value, _ in Stage.choices]
         rows = (
             Order.objects.filter(organisation=org)
