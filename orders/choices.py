@@ -68,6 +68,7 @@ class DeadlineKind(models.TextChoices):
 
 class DeadlineState(models.TextChoices):
     PENDING = "pending", _("Running")
+    PAUSED = "paused", _("Paused")
     MET = "met", _("Met")
     EXPIRED = "expired", _("Expired")
 

@@ -352,7 +352,9 @@ class OrderDeadline(models.Model):
 
     One row per (order, kind): re-entering a status re-opens the row. Jobs sweep pending
     rows by ``due_at``; a row leaves ``pending`` when its status is left (met) or when it
-    fell due (expired).
+    fell due (expired). An overlay can pause it (``paused``, keeping the time left in
+    ``remaining``): auto-confirm of receipt stops while a refund is open and resumes with
+    the time it had left.
     """
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="deadlines")
@@ -368,6 +370,8 @@ class OrderDeadline(models.Model):
     )
     started_at = models.DateTimeField(default=now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # While paused (state "paused"): the time that was left, given back on resuming.
+    remaining = models.DurationField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at"]

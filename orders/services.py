@@ -8,7 +8,7 @@ applies it, recomputes stage, overlays and deadlines, bumps the version, appends
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -308,18 +308,37 @@ def sync_deadlines_many(
             for kind, value in (order.platform_deadlines or {}).items()
         }
         planned = deadlines_for(spec, order, policy, platform_deadlines)
+        paused = paused_kinds(spec, order)
         rows = existing.get(order.pk, {})
         for kind, row in rows.items():
-            if row.state == DeadlineState.PENDING and kind not in planned:
+            if row.state == DeadlineState.PENDING and kind in paused:
+                # Stopped, not ended: the time left is kept for when it resumes.
+                row.state = DeadlineState.PAUSED
+                row.remaining = max(row.due_at - now, timedelta(0))
+                to_update.append(row)
+            elif (
+                row.state in (DeadlineState.PENDING, DeadlineState.PAUSED)
+                and kind not in planned
+                and kind not in paused
+            ):
                 row.state = (
                     DeadlineState.MET if now <= row.due_at else DeadlineState.EXPIRED
                 )
                 row.resolved_at = now
+                row.remaining = None
                 to_update.append(row)
         for kind, item in planned.items():
             row = rows.get(kind)
+            due_at = item.due_at
+            if (
+                row is not None
+                and row.state == DeadlineState.PAUSED
+                and item.source == "policy"
+                and row.remaining is not None
+            ):
+                due_at = now + row.remaining  # resumes with the time it had left
             values = {
-                "due_at": item.due_at,
+                "due_at": due_at,
                 "on_expiry": item.due.on_expiry,
                 "violation": item.due.violation,
                 "source": item.source,
@@ -336,11 +355,15 @@ def sync_deadlines_many(
                 continue
             if row.state == DeadlineState.EXPIRED and row.due_at == item.due_at:
                 continue
-            if row.state != DeadlineState.PENDING:
+            if row.state not in (DeadlineState.PENDING, DeadlineState.PAUSED):
                 row.started_at = now
             for name, value in values.items():
                 setattr(row, name, value)
-            row.state, row.resolved_at = DeadlineState.PENDING, None
+            row.state, row.resolved_at, row.remaining = (
+                DeadlineState.PENDING,
+                None,
+                None,
+            )
             to_update.append(row)
         consequential = [item for item in planned.values() if not item.due.is_notice]
         soonest = min(consequential, key=lambda item: item.due_at, default=None)
@@ -359,8 +382,20 @@ def sync_deadlines_many(
                 "state",
                 "started_at",
                 "resolved_at",
+                "remaining",
             ],
         )
+
+
+def paused_kinds(spec: PlatformSpec, order: Order) -> frozenset[str]:
+    """Deadline kinds of the order's status stopped by an overlay now on (auto-confirm
+    while a refund is open)."""
+    status = spec.status(order.native_status)
+    return frozenset(
+        due.kind
+        for due in status.deadlines
+        if due.before is None and any(getattr(order, o) for o in due.paused_by)
+    )
 
 
 def record_event(

@@ -24,7 +24,7 @@ from logistics.selectors import shipping_panel
 from oms.core.errors import OmsError
 from orders import actions
 from orders import permissions as p
-from orders.choices import Channel, Flag, Overlay, Stage
+from orders.choices import Channel, DeadlineState, Flag, Overlay, Stage
 from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
 from orders.models import Membership, Order, OrderItem
@@ -271,6 +271,7 @@ def _detail_context(ws: Workspace, order: Order) -> dict:
         "order": order,
         "status_label": _(spec.status(order.native_status).label),
         "deadlines": running_deadlines(order),
+        "paused_deadlines": order.deadlines.filter(state=DeadlineState.PAUSED),
         "events": order.events.select_related("actor_user").order_by(
             "created_at", "id"
         ),

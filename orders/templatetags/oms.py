@@ -1,9 +1,10 @@
 """Template filters for the dashboard: shop-local times, masked phones, money."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from oms.core.money import Money
 from oms.core.timeutils import format_local
@@ -38,4 +39,18 @@ def countdown(due: datetime | None, label: str = ""):
         due.isoformat(),
         label,
         due.strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+@register.filter
+def duration_text(value: timedelta | None) -> str:
+    """A duration as days and hours ("3 d 4 h"), for paused deadlines."""
+    if value is None:
+        return ""
+    hours = int(value.total_seconds() // 3600)
+    days, hours = divmod(hours, 24)
+    return (
+        _("%(d)s d %(h)s h") % {"d": days, "h": hours}
+        if days
+        else _("%(h)s h") % {"h": hours}
     )

@@ -284,3 +284,46 @@ def test_tiktok_buyer_cancel_flag_from_the_platform_opens_a_case(db):
     case = Case.objects.get(order=order)
     assert case.kind == CaseKind.CANCEL
     assert case.task == "respond"
+
+
+def test_auto_confirm_resumes_with_the_time_it_had_left(db):
+    from orders.models import OrderDeadline
+
+    shop = ShopFactory(platform="taobao")
+    start = timezone.now()
+    order = make_order(shop, "WAIT_BUYER_CONFIRM_GOODS")
+    confirm = OrderDeadline.objects.get(order=order, kind="confirm_by")
+    left = confirm.due_at - (start + timedelta(days=2))
+    with time_machine.travel(start + timedelta(days=2), tick=False):
+        case, _ = services.open_case(
+            order, CaseKind.REFUND, platform(order), amount="5"
+        )
+    confirm.refresh_from_db()
+    assert confirm.state == "paused"
+    assert abs(confirm.remaining - left) < timedelta(seconds=5)
+    # The refund takes 5 days; auto-confirm does not fire meanwhile.
+    with time_machine.travel(start + timedelta(days=7), tick=False):
+        run_job("deadlines")
+        assert reload(order).native_status == "WAIT_BUYER_CONFIRM_GOODS"
+        services.act(case, "refuse", member(shop), reason="Not as described? No.")
+    confirm.refresh_from_db()
+    assert confirm.state == "pending"
+    assert abs(confirm.due_at - (start + timedelta(days=7) + left)) < timedelta(
+        seconds=5
+    )
+    run_job("deadlines", now=confirm.due_at - timedelta(seconds=1))
+    assert reload(order).native_status == "WAIT_BUYER_CONFIRM_GOODS"
+    run_job("deadlines", now=confirm.due_at + timedelta(seconds=1))
+    assert reload(order).native_status == "TRADE_FINISHED"
+
+
+def test_the_order_page_shows_a_paused_auto_confirm(db, client, settings):
+    settings.LANGUAGE_CODE = "en"
+    shop = ShopFactory(platform="taobao")
+    order = make_order(shop, "WAIT_BUYER_CONFIRM_GOODS")
+    services.open_case(order, CaseKind.REFUND, platform(order), amount="5")
+    membership = MembershipFactory(organisation=shop.organisation, role=Role.OWNER)
+    client.force_login(membership.user)
+    page = client.get(f"/orders/{order.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    assert "paused while a refund is open" in page.content.decode()
