@@ -278,7 +278,7 @@ def send_message(
     Refused, with nothing stored: an order the actor may not see (``NotFound``), a role
     without ``aftersales.decide`` (``PermissionDenied``), a message the platform's rule
     refuses (``ValidationFailed``, see ``check_message``). The order's timeline gets an
-    ``aftersales`` entry ``message.sent``.
+    ``message`` entry ``message.sent``.
     """
     now = now or timezone.now()
     order = _order(order, actor)
@@ -363,11 +363,10 @@ def record_buyer_message(
 
 
 def _log(order: Order, message: Message, action: str, actor: Actor, now) -> None:
-    # No event type is about messages yet; "after-sales" is the closest (A4 is part
-    # of after-sales). The text stays on the message, not on the timeline.
+    # The text stays on the message (personal data), not on the timeline.
     record_event(
         order,
-        EventType.AFTERSALES,
+        EventType.MESSAGE,
         actor,
         now=now,
         action=action,

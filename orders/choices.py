@@ -50,6 +50,7 @@ class EventType(models.TextChoices):
     AFTERSALES = "aftersales", _("After-sales")
     MERGED = "merged", _("Merged into one parcel")
     SPLIT = "split", _("Split into parcels")
+    MESSAGE = "message", _("Message")
 
 
 class DeadlineKind(models.TextChoices):

@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from aftersales import messaging, services
@@ -21,6 +22,14 @@ from orders.services import Actor
 from tests.factories import MembershipFactory, ShopFactory, make_order
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Service errors speak the active language; these tests read them in English."""
+    with translation.override("en"):
+        yield
+
 
 ENGLISH_1500 = ("Hello, your order ships today. " * 60)[:1499] + "!"
 
@@ -45,7 +54,7 @@ def ali_order(**overrides):
 
 def message_events(order) -> list[str]:
     return list(
-        order.events.filter(type=EventType.AFTERSALES, action__startswith="message.")
+        order.events.filter(type=EventType.MESSAGE, action__startswith="message.")
         .order_by("id")
         .values_list("action", flat=True)
     )
@@ -98,7 +107,7 @@ def test_1500_english_characters_pass_and_go_on_the_timeline():
     assert message.direction == MessageDirection.TO_BUYER
     assert message.author == actor.membership.user
     assert message.author_label == actor.label
-    event = order.events.get(type=EventType.AFTERSALES, action="message.sent")
+    event = order.events.get(type=EventType.MESSAGE, action="message.sent")
     assert event.actor_user == actor.membership.user
     assert event.data == {"message": message.pk, "direction": "seller", "length": 1500}
 
@@ -835,3 +844,10 @@ def test_the_counter_and_english_hint_in_a_browser(live_server):
         )
         browser.close()
     assert Message.objects.filter(direction="seller").count() == 1
+
+
+def test_the_refusal_is_in_the_sellers_language():
+    order = ali_order()
+    with translation.override("zh-hans"), pytest.raises(ValidationFailed) as refused:
+        messaging.send_message(order, "你好", Actor.platform("aliexpress"))
+    assert "英文" in refused.value.message
