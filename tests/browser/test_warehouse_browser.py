@@ -3,50 +3,17 @@
 Same skip and launch pattern as ``test_dashboard_browser.py``.
 """
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from logistics.models import Carrier, Package
 from logistics.services import pool_create_from_range
 from orders.choices import Role
+from tests.browser import ARTIFACTS, BROWSER
 from tests.factories import MembershipFactory, ShopFactory, make_order
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI", "").lower() == "true":
-        raise RuntimeError(
-            "CI=true but Chromium is missing: the browser tests must run in CI"
-        )
-    pytestmark = pytest.mark.skip(
-        reason="!!! Chromium not installed: browser tests SKIPPED !!!"
-    )
-else:
-    pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
-        )
-        yield chromium
-        chromium.close()
+pytestmark = BROWSER
 
 
 @pytest.fixture
