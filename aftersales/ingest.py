@@ -444,6 +444,8 @@ class CaseIngestResult:
     case: Case
     outcome: str  # created, updated or unchanged
     note: str = ""  # why an existing case did not move
+    # A TikTok Shop return under arbitration: its dispute case, ingested with it.
+    arbitration: CaseIngestResult | None = None
 
 
 def ingest_case(
@@ -463,6 +465,41 @@ def ingest_case(
     if not isinstance(payload, Mapping):
         raise ValidationFailed("An after-sales payload must be an object.")
     now = now or timezone.now()
+    result = _ingest(organisation, payload, actor, now)
+    arbitration = tiktok_arbitration(payload)
+    if arbitration is not None:
+        result.arbitration = _ingest(organisation, arbitration, actor, now)
+    return result
+
+
+def tiktok_arbitration(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The dispute case a TikTok Shop return under arbitration stands for (its
+    ``arbitration_status``), in the unified shape; None for anything else."""
+    if native_format(payload) != "tiktok_return":
+        return None
+    status = str(payload.get("arbitration_status") or "")
+    if not status:
+        return None
+    return_id = str(payload.get("return_id") or "")
+    return {
+        **({"shop": payload["shop"]} if payload.get("shop") else {}),
+        "platform": "tiktok",
+        "platform_order_id": str(payload.get("order_id") or ""),
+        "kind": CaseKind.DISPUTE,
+        "platform_case_id": f"{return_id}:arbitration",
+        "status": status,
+        "reason": f"Arbitration of return {return_id}",
+        "amount": _money(payload.get("refund_amount")),
+        "updated_at": parse_unix(payload.get("update_time"), field="update_time"),
+    }
+
+
+def _ingest(
+    organisation: Organisation,
+    payload: Mapping[str, Any],
+    actor: Actor,
+    now: datetime,
+) -> CaseIngestResult:
     data = UnifiedCase.parse(to_unified(payload))
     order = _find_order(organisation, data, actor)
     spec = get_case_spec(order.platform, data.kind)

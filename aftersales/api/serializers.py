@@ -230,6 +230,12 @@ class CaseIngestInput(serializers.Serializer):
     cases = UnifiedCaseInput(many=True, min_length=1, max_length=MAX_INGEST)
 
 
+class CaseIngestArbitration(serializers.Serializer):
+    id = serializers.IntegerField()
+    outcome = serializers.CharField()
+    status = serializers.CharField()
+
+
 class CaseIngestResult(serializers.Serializer):
     index = serializers.IntegerField(help_text="The payload's position in the request")
     ok = serializers.BooleanField()
@@ -240,6 +246,10 @@ class CaseIngestResult(serializers.Serializer):
     status = serializers.CharField(required=False, help_text="The case's status after")
     note = serializers.CharField(
         required=False, help_text="Why a known case did not move"
+    )
+    arbitration = CaseIngestArbitration(
+        required=False,
+        help_text="A TikTok Shop return with arbitration_status: its dispute case",
     )
     error = ErrorBody(required=False, help_text="When not ok")
 

@@ -505,4 +505,10 @@ class CaseIngestApi(OmsApiView):
         }
         if result.note:
             row["note"] = result.note
+        if result.arbitration is not None:
+            row["arbitration"] = {
+                "id": result.arbitration.case.pk,
+                "outcome": result.arbitration.outcome,
+                "status": result.arbitration.case.native_status,
+            }
         return row

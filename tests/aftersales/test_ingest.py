@@ -613,3 +613,46 @@ def test_a_platform_deadline_in_the_past_is_kept_as_sent(tiktok):
     )
     assert result.case.due_at == past
     assert result.case.due_action == "approve"
+
+
+def test_a_return_under_arbitration_opens_its_dispute_and_follows_the_ruling(tiktok):
+    order = make_order(tiktok, "DELIVERED")
+    report = tiktok_return(
+        order, status="REJECT_RECEIVE_PACKAGE", arbitration_status="IN_PROGRESS"
+    )
+    result = ingest_case(tiktok.organisation, report, erp(tiktok))
+    dispute = result.arbitration.case
+    assert result.arbitration.outcome == "created"
+    assert dispute.kind == CaseKind.DISPUTE
+    assert dispute.platform_case_id == "RET-1:arbitration"
+    assert dispute.state == CaseState.OPEN
+    order.refresh_from_db()
+    assert order.in_dispute is True
+
+    ruled = tiktok_return(
+        order,
+        status="REJECT_RECEIVE_PACKAGE",
+        arbitration_status="SUPPORT_BUYER",
+        update_time=int(timezone.now().timestamp()) + 60,
+    )
+    again = ingest_case(tiktok.organisation, ruled, erp(tiktok))
+    dispute.refresh_from_db()
+    assert again.arbitration.case.pk == dispute.pk
+    assert dispute.native_status == "SUPPORT_BUYER"
+    assert dispute.outcome == Outcome.REFUNDED
+    assert dispute.refunded_amount > 0
+    order.refresh_from_db()
+    assert order.in_dispute is False
+
+
+def test_api_ingest_reports_the_arbitration_case(tiktok):
+    order = make_order(tiktok, "DELIVERED")
+    client = key_client(tiktok.organisation, scopes=[Scope.AFTERSALES_WRITE])
+    report = tiktok_return(order, status="REJECT_RECEIVE_PACKAGE",
+                           arbitration_status="IN_PROGRESS")  # fmt: skip
+    response = client.post("/api/v1/cases/ingest/", {"cases": [report]}, format="json")
+    assert response.status_code == 200, response.content
+    (row,) = response.json()["results"]
+    assert row["ok"] is True
+    assert row["arbitration"]["outcome"] == "created"
+    assert row["arbitration"]["status"] == "IN_PROGRESS"
