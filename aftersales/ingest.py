@@ -352,9 +352,13 @@ class UnifiedCase:
         has_return = raw.get("has_return")
         if has_return is not None and not isinstance(has_return, bool):
             errors["has_return"] = "true or false"
+        platform_case_id = text("platform_case_id", 64)
+        if not platform_case_id and "platform_case_id" not in errors:
+            # The key of idempotency: without it a repeated push would open a twin.
+            errors["platform_case_id"] = "required: the platform's id of the request"
         case = cls(
             kind=kind,
-            platform_case_id=text("platform_case_id", 64),
+            platform_case_id=platform_case_id,
             status=text("status", 60),
             order_id=order_id,
             shop=shop,

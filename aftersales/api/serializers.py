@@ -188,10 +188,9 @@ class UnifiedCaseInput(serializers.Serializer):
     )
     kind = serializers.ChoiceField(choices=CaseKind.choices)
     platform_case_id = serializers.CharField(
-        required=False,
-        allow_blank=True,
         max_length=64,
-        help_text="The platform's id: the same id again updates the case",
+        help_text="The platform's id of the request (required): the same id again "
+        "updates the case instead of opening a second one",
     )
     status = serializers.CharField(
         required=False,

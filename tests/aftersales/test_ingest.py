@@ -656,3 +656,13 @@ def test_api_ingest_reports_the_arbitration_case(tiktok):
     assert row["ok"] is True
     assert row["arbitration"]["outcome"] == "created"
     assert row["arbitration"]["status"] == "IN_PROGRESS"
+
+
+def test_a_unified_payload_needs_the_platforms_case_id(tiktok):
+    order = make_order(tiktok, "AWAITING_SHIPMENT")
+    with pytest.raises(ValidationFailed) as refused:
+        ingest_case(
+            tiktok.organisation, {"order_id": order.pk, "kind": "cancel"}, erp(tiktok)
+        )
+    assert "platform_case_id" in refused.value.details["fields"]
+    assert not Case.objects.exists()
