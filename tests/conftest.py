@@ -1,8 +1,22 @@
 """Suite-wide set-up: say loudly which database and broker the run used."""
 
+import os
+
 import pytest
 from django.conf import settings
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
+
+# CI explores the same examples on every run (a red build is about the change, never
+# about the dice); local runs keep exploring new ones. HYPOTHESIS_PROFILE overrides.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("dev", print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get(
+        "HYPOTHESIS_PROFILE",
+        "ci" if os.environ.get("CI", "").lower() == "true" else "dev",
+    )
+)
 
 
 def _backends() -> tuple[str, str]:
