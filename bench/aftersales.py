@@ -12,7 +12,6 @@ recorded, both timelines written) and the idle poll.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -24,7 +23,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/oms_bench_aftersales"
 
 
 def main() -> None:
-    from bench.sweep import ensure_database
+    from bench.common import setup
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=200_000)
@@ -32,15 +31,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse the filled database")
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings.base")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup(DEFAULT_URL)
     from django.db import connection
     from django.utils import timezone
 
@@ -49,7 +40,6 @@ def main() -> None:
     from aftersales.services import process_due_cases
     from orders.models import Order
 
-    call_command("migrate", verbosity=0)
     now = timezone.now()
     if not (args.keep and Case.objects.count() == args.cases):
         fill(connection, args.orders, args.cases, now)

@@ -18,7 +18,6 @@ by an interrupted run at the start), so the deadline sweep's data is left alone.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sweep import DEFAULT_URL, ensure_database  # noqa: E402
+from bench.common import setup  # noqa: E402
 
 SLUG = "bench-ship"
 
@@ -40,17 +39,7 @@ def main() -> None:
     parser.add_argument("--carrier", default="", help="carrier code (default: first)")
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings.base")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup()
     cleanup()
     try:
         run(args)

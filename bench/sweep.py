@@ -12,33 +12,13 @@ with ../shared/PERFORMANCE.md §4 (bare SQL: 1.8 ms per 1000-row select, about 0
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/oms_bench"
-
-
-def ensure_database(url: str) -> None:
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-        password=parsed.password or None, dbname="postgres",
-    )  # fmt: skip
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
 
 
 def main() -> None:
@@ -48,15 +28,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse the filled database")
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings.base")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
+    from bench.common import setup
 
-    django.setup()
-    from django.core.management import call_command
+    setup()
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -64,7 +38,6 @@ def main() -> None:
     from orders.deadlines import process_due_deadlines
     from orders.models import Order, OrderDeadline, Organisation, Shop
 
-    call_command("migrate", verbosity=0)
     now = timezone.now()
     due_count = int(args.orders * args.due_share)
 
