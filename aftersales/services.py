@@ -27,7 +27,7 @@ import contextvars
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -45,7 +45,7 @@ from aftersales.machine import (
     CaseTransition,
 )
 from aftersales.models import Case, CaseEvent, CaseItem
-from aftersales.platforms import get_case_spec, order_action_on_full_refund
+from aftersales.platforms import SPECS, get_case_spec, order_action_on_full_refund
 from oms.core.errors import (
     InvalidTransition,
     NotFound,
@@ -833,9 +833,8 @@ def on_order_ingested(order: Order, actor: Actor, when: datetime) -> None:
     spec = get_spec(order.platform)
     kinds = []
     for kind in (CaseKind.CANCEL, CaseKind.DISPUTE):
-        try:
-            case_spec = get_case_spec(order.platform, kind)
-        except ValidationFailed:
+        case_spec = SPECS.get((order.platform, kind))
+        if case_spec is None:  # Taobao has neither
             continue
         action = case_spec.order_action_on_open
         entered = action and any(
@@ -987,11 +986,3 @@ def _expire_batch(
                      reason=exc.message, data={"error": exc.as_dict()})  # fmt: skip
                 counts["failed"] += 1
                 errors.append({"case": case.pk, "error": exc.as_dict()})
-
-
-def deadline_passed(case: Case, now: datetime | None = None) -> timedelta | None:
-    """How long ago the case's deadline passed (None: not passed or none)."""
-    now = now or timezone.now()
-    if case.due_at is None or case.due_at > now:
-        return None
-    return now - case.due_at

@@ -64,11 +64,6 @@ def _cases(ws: Workspace):
     return services.cases_for(ws.actor)
 
 
-def _shops(ws: Workspace):
-    shops = ws.organisation.shops.order_by("name")
-    return shops.filter(pk__in=ws.shop_ids) if ws.shop_ids else shops
-
-
 # --- the inbox ----------------------------------------------------------------------------
 
 
@@ -164,7 +159,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "has_next": has_next,
         "page_sizes": PAGE_SIZES,
         "platforms": platform_choices(),
-        "shops": _shops(ws),
+        "shops": ws.shops,
         "tasks": SellerTask.choices,
         "reasons": list(
             open_cases.exclude(reason="")

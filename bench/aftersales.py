@@ -90,6 +90,7 @@ def median_ms(call) -> float:
 
 
 def fill(connection, total: int, cases: int, now) -> None:
+    from bench.common import INSERT_ORDERS
     from orders.models import Organisation, Shop
 
     print(f"filling {total:,} orders and {cases:,} cancel requests …", flush=True)
@@ -109,17 +110,8 @@ def fill(connection, total: int, cases: int, now) -> None:
     )  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO orders_order (
-                organisation_id, shop_id, platform, platform_order_id, native_status, stage,
-                end_reason, resume_status, version, shipping_blocked, cancel_requested,
-                refund_open, in_dispute, frozen, on_hold, delivery_failed, buyer_nick,
-                buyer_name, buyer_phone, buyer_email, address_country, address_province,
-                address_city, address_district, address_street, address_postcode, currency,
-                items_total, shipping_fee, discount, tax, total, paid_amount, buyer_message,
-                seller_memo, flag, channel, created_at, paid_at, completed_at,
-                status_changed_at, platform_updated_at, platform_deadlines,
-                next_deadline_at, next_deadline_kind, ingested_at, updated_at)
+            INSERT_ORDERS  # noqa: S608 - a constant column list, values are parameters
+            + """
             SELECT %(org)s, %(shop)s, 'tiktok', lpad(g::text, 18, '0'),
                 CASE WHEN g <= %(cases)s THEN 'AWAITING_SHIPMENT' ELSE 'COMPLETED' END,
                 CASE WHEN g <= %(cases)s THEN 'awaiting_shipment' ELSE 'completed' END,

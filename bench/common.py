@@ -38,3 +38,19 @@ def setup(default_url: str = DEFAULT_URL) -> str:
 
     call_command("migrate", verbosity=0)
     return url
+
+
+# Every column of orders_order, for benchmarks that fill orders with one INSERT … SELECT
+# (follow it with the SELECT that yields them in this order).
+INSERT_ORDERS = """
+    INSERT INTO orders_order (
+        organisation_id, shop_id, platform, platform_order_id, native_status, stage,
+        end_reason, resume_status, version, shipping_blocked, cancel_requested,
+        refund_open, in_dispute, frozen, on_hold, delivery_failed, buyer_nick,
+        buyer_name, buyer_phone, buyer_email, address_country, address_province,
+        address_city, address_district, address_street, address_postcode, currency,
+        items_total, shipping_fee, discount, tax, total, paid_amount, buyer_message,
+        seller_memo, flag, channel, created_at, paid_at, completed_at,
+        status_changed_at, platform_updated_at, platform_deadlines,
+        next_deadline_at, next_deadline_kind, ingested_at, updated_at)
+"""

@@ -100,6 +100,8 @@ def main() -> None:
 def fill(connection, total: int, due_count: int, now, Organisation, Shop) -> None:  # noqa: N803
     """Orders by SQL: most completed, ``due_count`` unpaid and overdue, as many unpaid
     and not yet due; each unpaid order with its pending pay-by deadline."""
+    from bench.common import INSERT_ORDERS
+
     print(f"filling {total:,} orders ({due_count:,} overdue) …", flush=True)
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -117,17 +119,8 @@ def fill(connection, total: int, due_count: int, now, Organisation, Shop) -> Non
     unpaid = 2 * due_count  # half overdue, half still running
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO orders_order (
-                organisation_id, shop_id, platform, platform_order_id, native_status, stage,
-                end_reason, resume_status, version, shipping_blocked, cancel_requested,
-                refund_open, in_dispute, frozen, on_hold, delivery_failed, buyer_nick,
-                buyer_name, buyer_phone, buyer_email, address_country, address_province,
-                address_city, address_district, address_street, address_postcode, currency,
-                items_total, shipping_fee, discount, tax, total, paid_amount, buyer_message,
-                seller_memo, flag, channel, created_at, paid_at, completed_at,
-                status_changed_at, platform_updated_at, platform_deadlines,
-                next_deadline_at, next_deadline_kind, ingested_at, updated_at)
+            INSERT_ORDERS  # noqa: S608 - a constant column list, values are parameters
+            + """
             SELECT %(org)s, %(shop)s, 'tiktok', lpad(g::text, 18, '0'),
                 CASE WHEN g <= %(unpaid)s THEN 'UNPAID' ELSE 'COMPLETED' END,
                 CASE WHEN g <= %(unpaid)s THEN 'unpaid' ELSE 'completed' END,

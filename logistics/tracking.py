@@ -38,7 +38,7 @@ from oms.core.errors import InvalidTransition, NotFound, OmsError, ValidationFai
 from oms.core.timeutils import parse_iso
 from orders import effects
 from orders import permissions as p
-from orders.actions import ACTIONS, perform
+from orders.actions import ACTIONS, perform, set_address_fields
 from orders.choices import EventType, NotificationLevel
 from orders.machine import allowed_actions
 from orders.models import Order, Organisation
@@ -399,15 +399,7 @@ def shipped_address_change(
     the address of a shipped order changes. An ``ADDRESS_CHANGED`` event with action
     ``redelivery`` records it.
     """
-    changes, fields = {}, []
-    for key, value in cleaned.items():
-        column = {"name": "buyer_name", "phone": "buyer_phone"}.get(
-            key, f"address_{key}"
-        )
-        if getattr(order, column) != value:
-            changes[key] = [getattr(order, column), value]
-            setattr(order, column, value)
-            fields.append(column)
+    fields, changes = set_address_fields(order, dict(cleaned))
     if not fields:
         return order
     order.version += 1

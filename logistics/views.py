@@ -300,9 +300,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
         values = [v for v in params.getlist(name) if v]
         if values:
             query.setlist(name, values)
-    shops = ws.organisation.shops.order_by("name")
-    if ws.shop_ids:
-        shops = shops.filter(pk__in=ws.shop_ids)
+    shops = ws.shops
     context = {
         "ws": ws,
         "orders": rows,

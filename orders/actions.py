@@ -163,6 +163,14 @@ def _apply_address(
             "already_shipped",
             "The address can change only before shipment.",
         )
+    return set_address_fields(order, data)
+
+
+def set_address_fields(
+    order: Order, data: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """Copy cleaned address fields onto the order (unsaved): the columns that changed,
+    and ``{field: [before, after]}`` for the timeline."""
     changes, fields = {}, []
     for key, value in data.items():
         column = {"name": "buyer_name", "phone": "buyer_phone"}.get(

@@ -72,6 +72,12 @@ class Workspace:
     def actor(self) -> Actor:
         return Actor.member(self.membership)
 
+    @property
+    def shops(self):
+        """The shops this member may see, by name (for filters)."""
+        shops = self.organisation.shops.order_by("name")
+        return shops if self.shop_ids is None else shops.filter(pk__in=self.shop_ids)
+
     def can(self, permission: str) -> bool:
         return p.role_allows(self.membership.role, permission)
 
@@ -192,9 +198,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         "filter_error": error,
         "params": params,
         "platforms": [(code, spec.label) for code, spec in registry().items()],
-        "shops": ws.organisation.shops.filter(pk__in=ws.shop_ids)
-        if ws.shop_ids
-        else ws.organisation.shops.all(),
+        "shops": ws.shops,
         "stages": Stage.choices,
         "flags": Flag.choices,
         "overlays": Overlay.choices,
