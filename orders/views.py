@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from logistics.selectors import shipping_panel
-from oms.core.errors import OmsError
+from oms.core.errors import OmsError, VersionConflict
 from orders import actions
 from orders import permissions as p
 from orders.choices import Channel, DeadlineState, Flag, Overlay, Stage
@@ -350,10 +350,82 @@ def order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespon
         else:
             raise Http404
         messages.success(request, _("Done."))
+    except VersionConflict as exc:
+        if action not in CONFLICT_FIELDS:
+            messages.error(request, f"{_('Refused')}: {exc.message}")
+            return redirect("orders:detail", order_id=order.pk)
+        return _conflict(request, ws, order.pk, action)
     except OmsError as exc:
         detail = exc.details.get("reason") or exc.details.get("fields") or ""
         messages.error(request, f"{_('Refused')}: {exc.message} {detail}".strip())
     return redirect("orders:detail", order_id=order.pk)
+
+
+# The order-page forms that edit values: on a stale version each shows both values.
+CONFLICT_FIELDS = {
+    "memo": ("memo", "flag"),
+    "adjust_price": ("total",),
+    "edit_address": ACTION_FORMS["edit_address"][1],
+    "cancel": ("reason",),
+}
+
+
+def _conflict(
+    request: HttpRequest, ws: Workspace, order_id: int, action: str
+) -> HttpResponse:
+    """A submission built from an older version: nothing was saved. Show what is saved
+    now (theirs) next to what was sent (yours), and offer to save mine with the version
+    just shown (409)."""
+    order = get_order(ws, order_id)
+    labels = {
+        "memo": _("Memo"), "flag": _("Flag"), "total": _("Total"),
+        "country": _("Country"), "province": _("Province / state"), "city": _("City"),
+        "district": _("District"), "street": _("Street"), "postcode": _("Postcode"),
+        "reason": _("Status"),
+    }  # fmt: skip
+    flags = dict(Flag.choices)
+    rows = []
+    for name in CONFLICT_FIELDS[action]:
+        if name not in request.POST:
+            continue
+        yours = request.POST[name]
+        if name == "memo":
+            theirs = order.seller_memo
+        elif name == "flag":
+            theirs, yours = flags.get(order.flag, ""), flags.get(yours, "")
+        elif name == "total":
+            theirs = str(order.total)
+        elif name == "reason":  # cancelling: what matters is the status it has now
+            theirs = _(get_spec(order.platform).status(order.native_status).label)
+            yours = _("Cancel") + f" ({yours})"
+        else:
+            theirs = getattr(order, f"address_{name}")
+        rows.append(
+            {
+                "name": name,
+                "label": labels[name],
+                "theirs": theirs,
+                "yours": yours,
+                "differs": str(theirs) != str(yours),
+            }
+        )
+    latest = (
+        order.events.select_related("actor_user").order_by("-created_at", "-id").first()
+    )
+    context = {
+        "ws": ws,
+        "order": order,
+        "action": action,
+        "rows": rows,
+        "latest": latest,
+        "mine": [
+            (name, request.POST[name])
+            for name in CONFLICT_FIELDS[action]
+            if name in request.POST and name != "memo"
+        ],
+        "memo": request.POST.get("memo") if "memo" in request.POST else None,
+    }
+    return render(request, "orders/conflict.html", context, status=409)
 
 
 @login_required
