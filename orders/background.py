@@ -19,14 +19,16 @@ issue) add theirs.
 """
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,6 +41,10 @@ from orders.selectors import matching, orders_of
 from orders.services import Actor
 
 logger = logging.getLogger(__name__)
+
+# A task stops taking new chunks after this long and hands over to a new task, well
+# inside Celery's soft time limit.
+TURN_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -117,25 +123,55 @@ def request_cancel(job: BackgroundJob) -> None:
 
 
 def run(job_id: int, *, chunks: int | None = None) -> BackgroundJob | None:
-    """Work through up to ``chunks`` chunks (a worker's turn); a job not finished by
-    then continues in a new task. ``chunks`` given: only that many, no continuation."""
-    turn = chunks or settings.OMS_BACKGROUND_JOB_CHUNKS_PER_TASK
+    """Work through a job for one worker's turn (``OMS_BACKGROUND_JOB_CHUNKS_PER_TASK``
+    chunks, at most ``TURN_SECONDS``); a job not finished by then continues in a new
+    task. ``chunks`` given (tests, operators): only that many, no continuation."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
     job = BackgroundJob.objects.filter(pk=job_id).first()
     if job is None:  # deleted meanwhile (its organisation removed): nothing to do
         return None
-    for _turn in range(turn):
+    started = time.monotonic()
+    for _turn in range(chunks or settings.OMS_BACKGROUND_JOB_CHUNKS_PER_TASK):
         try:
             job = step(job_id)
+        except SoftTimeLimitExceeded:
+            break  # the open chunk rolled back; the next task takes it again
         except Exception as exc:
             logger.exception("background job %s failed", job_id)
             return _fail(job_id, repr(exc)[:500])
         if job.finished:
             return job
+        if chunks is None and time.monotonic() - started > TURN_SECONDS:
+            break
     if chunks is None:
-        from orders.tasks import run_background_job_task
-
-        run_background_job_task.delay(job_id)
+        _enqueue(job_id)
     return job
+
+
+def _enqueue(job_id: int) -> None:
+    from orders.tasks import run_background_job_task
+
+    run_background_job_task.delay(job_id)
+
+
+def resume_stalled(now: datetime) -> tuple[dict, list]:
+    """``JOBS["background_jobs"]`` (beat, every minute): enqueue again the jobs waiting
+    or running without a sign of life for ``OMS_BACKGROUND_JOB_STALL_SECONDS`` (their
+    message lost, their worker killed). Running twice is harmless: a job's chunks are
+    serialised by its row lock and resume after ``cursor``."""
+    stale = now - timedelta(seconds=settings.OMS_BACKGROUND_JOB_STALL_SECONDS)
+    ids = list(
+        BackgroundJob.objects.filter(
+            status__in=(BackgroundJobStatus.PENDING, BackgroundJobStatus.RUNNING)
+        )
+        .annotate(alive=Coalesce("heartbeat_at", "created_at"))
+        .filter(alive__lt=stale)
+        .values_list("pk", flat=True)
+    )
+    for job_id in ids:
+        _enqueue(job_id)
+    return {"resumed": len(ids)}, []
 
 
 def step(job_id: int, *, now: datetime | None = None) -> BackgroundJob:

@@ -236,6 +236,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=15),  # hourly: stalled packages, redelivery windows
         "args": ("tracking",),
     },
+    "background_jobs": {
+        "task": "orders.run_job",
+        "schedule": 60.0,
+        "args": ("background_jobs",),
+        "options": {"expires": 55},  # background jobs whose worker died: resumed
+    },
 }
 
 # --- Cache ------------------------------------------------------------------------
@@ -314,3 +320,4 @@ OMS_JOB_RUN_RETENTION_DAYS = int(os.environ.get("OMS_JOB_RUN_RETENTION_DAYS", "3
 OMS_BATCH_SYNC_LIMIT = int(os.environ.get("OMS_BATCH_SYNC_LIMIT", "500"))
 OMS_BACKGROUND_JOB_CHUNK = int(os.environ.get("OMS_BACKGROUND_JOB_CHUNK", "200"))
 OMS_BACKGROUND_JOB_CHUNKS_PER_TASK = 20
+OMS_BACKGROUND_JOB_STALL_SECONDS = 300  # no progress for this long: enqueued again

@@ -9,6 +9,7 @@ progress, per-order results, cancel, and the shop limits of the member who start
 
 import html as htmllib
 import re
+import time
 
 import pytest
 from django.test import override_settings
@@ -16,6 +17,7 @@ from django.test import override_settings
 from orders import background
 from orders.choices import BackgroundJobStatus, Role
 from orders.models import BackgroundJob, Order
+from tests.conftest import requires_postgres, requires_redis
 from tests.factories import MembershipFactory, ShopFactory, make_order
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +274,61 @@ def test_another_member_may_not_see_or_cancel_a_job(client, shop_with_tabs):
     assert limited.get(f"/orders/jobs/{job.pk}/").status_code == 404
     job.refresh_from_db()
     assert not job.cancel_requested
+
+
+def test_a_stalled_job_is_enqueued_again(shop_with_tabs, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.jobs import JOBS, run_job
+
+    shop, _unpaid, _others = shop_with_tabs
+    membership = MembershipFactory(organisation=shop.organisation)
+    now = timezone.now()
+    params = {"action": "hold", "filter": "tab=awaiting_shipment", "max_pk": 10**9}
+    params["as_of"] = now.isoformat()
+    stalled = background.start("batch_action", membership, params, total=6)
+    fresh = background.start("batch_action", membership, params, total=6)
+    done = background.start("batch_action", membership, params, total=6)
+    BackgroundJob.objects.filter(pk__in=[stalled.pk, done.pk]).update(
+        created_at=now - timedelta(minutes=6)
+    )
+    BackgroundJob.objects.filter(pk=done.pk).update(status="succeeded")
+    sent = []
+    monkeypatch.setattr(background, "_enqueue", sent.append)
+    assert JOBS["background_jobs"] is background.resume_stalled
+    run = run_job("background_jobs", now=now)
+    assert run.counts == {"resumed": 1}
+    assert sent == [stalled.pk]
+    assert fresh.pk not in sent
+
+
+@requires_postgres
+@requires_redis
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_job_to_the_end(client, shop_with_tabs):
+    from celery.contrib.testing.worker import start_worker
+
+    from oms.celery import app
+
+    shop, _unpaid, others = shop_with_tabs
+    signed_in(client, shop)
+    app.control.purge()
+    with (
+        override_settings(OMS_BATCH_SYNC_LIMIT=2, OMS_BACKGROUND_JOB_CHUNK=4),
+        start_worker(app, perform_ping_check=False, shutdown_timeout=10),
+    ):
+        _, confirm = start_from_list(client, "/orders/?tab=awaiting_shipment", "hold")
+        client.post("/orders/batch/", form_fields(confirm, "batch-confirm"))
+        job = BackgroundJob.objects.get()
+        for _ in range(200):
+            job.refresh_from_db()
+            if job.finished:
+                break
+            time.sleep(0.1)  # waiting for the worker, at most 20 s
+    assert (job.status, job.done, job.total) == ("succeeded", 6, 6)
+    assert job.summary == {"ok": 6, "refused": 0, "no_longer_matching": 0}
+    assert set(Order.objects.filter(on_hold=True).values_list("pk", flat=True)) == {
+        o.pk for o in others[:6]
+    }
