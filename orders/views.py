@@ -27,6 +27,7 @@ from orders import actions, background
 from orders import permissions as p
 from orders.choices import (
     BackgroundJobKind,
+    BackgroundJobStatus,
     Channel,
     DeadlineState,
     Flag,
@@ -208,6 +209,11 @@ def order_list(request: HttpRequest) -> HttpResponse:
         "batch_actions": [name for name, perm in BATCH_ACTIONS.items() if ws.can(perm)],
         # what "apply to all matching" acts on: this tab with the search and filters
         "matching": next(t["count"] for t in tabs if t["key"] == tab),
+        # the member's background jobs still going (a link back to their progress)
+        "jobs": BackgroundJob.objects.filter(
+            membership=ws.membership,
+            status__in=(BackgroundJobStatus.PENDING, BackgroundJobStatus.RUNNING),
+        )[:5],
         "now": now,
     }
     template = (

@@ -165,6 +165,9 @@ def test_beyond_the_limit_a_job_goes_over_the_filter_with_progress_and_results(
     assert job.params["filter"] == "tab=awaiting_shipment"
     assert "ids" not in job.params
 
+    listed = client.get("/orders/").content.decode()
+    assert f'href="/orders/jobs/{job.pk}/" data-job="{job.pk}"' in listed
+
     background.run(job.pk, chunks=1)  # one chunk of two, as a worker would
     job.refresh_from_db()
     assert (job.status, job.done, job.total) == ("running", 2, 6)
