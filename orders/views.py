@@ -40,9 +40,11 @@ from orders.models import BackgroundJob, Membership, Order, OrderItem
 from orders.platforms import get_spec, registry
 from orders.selectors import (
     AT_RISK,
+    TABS,
     attention_q,
     canonical_query,
     filter_orders,
+    in_tab,
     matching,
     orders_of,
     split_tab,
@@ -157,13 +159,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "count": filtered.filter(attention_q(now)).count(),
         }
     )
-    shown = filtered
-    if tab in Stage.values:
-        shown = filtered.filter(stage=tab)
-    elif tab == "attention":
-        shown = filtered.filter(attention_q(now))
-    else:
-        tab = "all"
+    tab = tab if tab in TABS else "all"
+    shown = in_tab(filtered, tab, now)  # the same tab rule as batches over a filter
     ordering = SORTS[sort]
     rows = list(
         shown.select_related("shop")
