@@ -335,3 +335,38 @@ def test_a_real_worker_runs_the_job_to_the_end(client, shop_with_tabs):
     assert set(Order.objects.filter(on_hold=True).values_list("pk", flat=True)) == {
         o.pk for o in others[:6]
     }
+
+
+@override_settings(OMS_BATCH_SYNC_LIMIT=1)
+def test_the_attention_tab_is_taken_as_of_the_confirmation(client):
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    confirmed_at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    shop = ShopFactory(platform="taobao")
+    soon = [make_order(shop, "WAIT_SELLER_SEND_GOODS") for _ in range(2)]
+    later = make_order(shop, "WAIT_SELLER_SEND_GOODS")
+    Order.objects.filter(pk__in=[o.pk for o in soon]).update(
+        next_deadline_at=confirmed_at + timedelta(hours=5)
+    )
+    Order.objects.filter(pk=later.pk).update(
+        next_deadline_at=confirmed_at + timedelta(hours=7)
+    )
+    signed_in(client, shop)
+    with time_machine.travel(confirmed_at, tick=False):
+        page, confirm = start_from_list(client, "/orders/?tab=attention", "flag")
+        assert matching_button(page) == confirm_count(confirm) == 2
+        client.post(
+            "/orders/batch/", {**form_fields(confirm, "batch-confirm"), "flag": "red"}
+        )
+    job = BackgroundJob.objects.get()
+    # Two hours on, the third order is within six hours of its deadline too; the job
+    # still goes over the set that was counted.
+    with time_machine.travel(confirmed_at + timedelta(hours=2), tick=False):
+        background.run(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total) == ("succeeded", 2, 2)
+    assert set(Order.objects.filter(flag="red").values_list("pk", flat=True)) == {
+        o.pk for o in soon
+    }
