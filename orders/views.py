@@ -409,6 +409,10 @@ def _conflict(
                 "differs": str(theirs) != str(yours),
             }
         )
+    if not any(row["differs"] for row in rows):
+        # Someone saved exactly what this form sends: nothing is lost, nothing to do.
+        messages.success(request, _("Already saved with the same values."))
+        return redirect("orders:detail", order_id=order.pk)
     latest = (
         order.events.select_related("actor_user").order_by("-created_at", "-id").first()
     )

@@ -201,3 +201,43 @@ def test_two_memo_edits_from_one_version_at_once_exactly_one_is_saved():
         order.refresh_from_db()
         assert order.version == 2
         assert order.seller_memo == winners[0].seller_memo
+
+
+def test_a_stale_cancel_shows_the_status_it_has_now(two_clients):
+    first, second = two_clients
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    signed_in(first, shop)
+    signed_in(second, shop)
+    assert (
+        first.post(f"/orders/{order.pk}/hold/", {"reason": "盘点"}).status_code == 302
+    )
+    reason = "seller_cancel_reason_out_of_stock"
+    stale = second.post(
+        f"/orders/{order.pk}/cancel/", {"reason": reason, "version": "1"}
+    )
+    assert stale.status_code == 409
+    assert reason in stale.content.decode()
+    assert Order.objects.get(pk=order.pk).native_status == "AWAITING_SHIPMENT"
+    fields = dict(
+        re.findall(
+            r'<input type="hidden" name="(\w+)" value="([^"]*)"', stale.content.decode()
+        )
+    )
+    assert (fields["version"], fields["reason"]) == ("2", reason)
+
+
+def test_the_same_text_saved_meanwhile_is_no_conflict(two_clients):
+    first, second = two_clients
+    shop = ShopFactory(platform="taobao")
+    order = make_order(shop, "WAIT_SELLER_SEND_GOODS")
+    signed_in(first, shop)
+    signed_in(second, shop)
+    first.post(
+        f"/orders/{order.pk}/memo/", {"memo": "同一句", "flag": "", "version": "1"}
+    )
+    again = second.post(
+        f"/orders/{order.pk}/memo/", {"memo": "同一句", "flag": "", "version": "1"}
+    )
+    assert again.status_code == 302
+    assert Order.objects.get(pk=order.pk).version == 2
