@@ -28,6 +28,7 @@ from orders.platforms import get_spec
 from orders.services import (
     Actor,
     allowed_shops_for,
+    apply_event_to_locked,
     check_permission,
     check_scope,
     lock_order,
@@ -322,3 +323,49 @@ def available(order: Order) -> list[str]:
     elif order.stage in (Stage.UNPAID, Stage.AWAITING_SHIPMENT):
         names.append("hold")
     return names
+
+
+# --- batches from the dashboard (selected rows, or every order matching a filter) ---
+
+BATCH_ACTIONS = {
+    "memo": p.MEMO,
+    "flag": p.MEMO,
+    "hold": p.HOLD,
+    "release": p.RELEASE,
+    "cancel": p.CANCEL,
+}
+
+
+def clean_batch(action: str, post: Mapping[str, Any]) -> dict[str, Any]:
+    """A dashboard batch's input, checked once before anything runs (``ValidationFailed``):
+    ``{"data": …, "reason": …}`` for ``perform_batch_on_locked``."""
+    reason = str(post.get("reason") or "")[:500]
+    if action in ("memo", "flag"):
+        data = {action: post.get(action, "")}
+        ACTIONS["memo"].clean(data)
+        return {"data": data, "reason": reason}
+    return {"data": {}, "reason": reason}
+
+
+def perform_batch_on_locked(
+    orders: Sequence[Order],
+    action: str,
+    actor: Actor,
+    *,
+    data: Mapping[str, Any],
+    reason: str = "",
+) -> list[Order | OmsError]:
+    """One batch action (``BATCH_ACTIONS``) on locked orders with one service call:
+    per order the changed order or the error that refused it."""
+    if action == "cancel":
+        return apply_event_to_locked(orders, "cancel", actor, reason=reason)
+    try:
+        return perform_on_locked(
+            orders,
+            "memo" if action in ("memo", "flag") else action,
+            actor,
+            data=data,
+            reason=reason,
+        )
+    except ValidationFailed as exc:
+        return [exc] * len(orders)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.choices import Overlay
 from orders.models import (
+    BackgroundJob,
     JobRun,
     Membership,
     Notification,
@@ -272,4 +273,23 @@ class JobRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "counts",
         "errors",
     )
+    show_full_result_count = False
+
+
+@admin.register(BackgroundJob)
+class BackgroundJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Batches over a filter (and later exports) run by workers; the member's page
+    shows each order's result."""
+
+    list_display = (
+        "created_at", "kind", "organisation", "created_by", "status", "done", "total",
+        "cancel_requested", "finished_at",
+    )  # fmt: skip
+    list_filter = ("kind", "status", "organisation")
+    list_select_related = ("organisation", "created_by")
+    readonly_fields = (
+        "kind", "organisation", "membership", "created_by", "params", "status", "total",
+        "done", "cursor", "summary", "error", "cancel_requested", "created_at",
+        "started_at", "finished_at", "heartbeat_at",
+    )  # fmt: skip
     show_full_result_count = False

@@ -9,6 +9,11 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_platform_specs)
+        from orders import background
+        from orders.jobs import JOBS
+
+        # Re-enqueues background jobs whose worker died or whose message was lost.
+        JOBS["background_jobs"] = background.resume_stalled
 
 
 def check_platform_specs(app_configs, **kwargs) -> list[checks.CheckMessage]:

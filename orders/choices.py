@@ -109,3 +109,15 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed (some items)")
+
+
+class BackgroundJobKind(models.TextChoices):
+    BATCH_ACTION = "batch_action", _("Batch action over a filter")
+
+
+class BackgroundJobStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Finished")
+    CANCELLED = "cancelled", _("Cancelled")
+    FAILED = "failed", _("Failed")

@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.choices import (
     ActorKind,
+    BackgroundJobKind,
+    BackgroundJobStatus,
     Channel,
     DeadlineKind,
     DeadlineState,
@@ -481,3 +483,87 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.started_at:%Y-%m-%d %H:%M:%S} {self.status}"
+
+
+class BackgroundJob(models.Model):
+    """Work over many orders that does not fit in one request (``orders.background``).
+
+    It records what to go over (``params``: the filter as the list page spelled it, never
+    a frozen list of ids), who started it (re-checked on every chunk), its progress
+    (``done`` of ``total``), a summary, and per-order results (``BackgroundJobResult``).
+    Kinds: a batch action over a filter; exports reuse it in a later issue.
+    """
+
+    kind = models.CharField(max_length=30, choices=BackgroundJobKind.choices)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="background_jobs"
+    )
+    # The member whose role and shops the job acts with (None: membership removed,
+    # and then the job stops).
+    membership = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    params = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=10,
+        choices=BackgroundJobStatus.choices,
+        default=BackgroundJobStatus.PENDING,
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # The last order id handled: a task that died resumes after it.
+    cursor = models.BigIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Set on every chunk; a job pending or running without a heartbeat is stalled.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # the organisation's jobs, newest first (job pages, admin)
+            models.Index(fields=["organisation", "-created_at"], name="bgjob_org_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} {self.status}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (
+            BackgroundJobStatus.SUCCEEDED,
+            BackgroundJobStatus.CANCELLED,
+            BackgroundJobStatus.FAILED,
+        )
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)
+
+
+class BackgroundJobResult(models.Model):
+    """One order's outcome in a background job: done, or refused with the reason."""
+
+    job = models.ForeignKey(
+        BackgroundJob, on_delete=models.CASCADE, related_name="results"
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    platform_order_id = models.CharField(max_length=64)
+    ok = models.BooleanField()
+    code = models.CharField(max_length=40, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.platform_order_id} {'ok' if self.ok else self.code}"

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
 from oms.core.errors import ValidationFailed
@@ -81,6 +82,57 @@ def filter_orders(queryset: QuerySet[Order], params: Mapping) -> QuerySet[Order]
     if params.get("q"):
         queryset = queryset.filter(search_q(params["q"]))
     return queryset
+
+
+# "Needs attention": a deadline within 6 hours (or passed), or one of these overlays.
+AT_RISK = timedelta(hours=6)
+ATTENTION_OVERLAYS = (
+    "cancel_requested",
+    "refund_open",
+    "in_dispute",
+    "delivery_failed",
+    "on_hold",
+)
+TABS = ("all", *Stage.values, "attention")
+
+
+def attention_q(now) -> Q:
+    query = Q(next_deadline_at__lt=now + AT_RISK)
+    for overlay in ATTENTION_OVERLAYS:
+        query |= Q(**{overlay: True})
+    return query
+
+
+def split_tab(query: str | Mapping) -> tuple[str, QueryDict]:
+    """The list page's query (``tab=…&q=…&shop=…``) as its tab and its filters."""
+    params = QueryDict(query, mutable=True) if isinstance(query, str) else query.copy()
+    tab = params.pop("tab", ["all"])[-1]
+    for name in ("sort", "size", "page"):
+        params.pop(name, None)
+    return (tab if tab in TABS else "all"), params
+
+
+def canonical_query(query: str) -> str:
+    """``query`` spelled one way: its tab first, then its filters (no paging, no sort)."""
+    tab, params = split_tab(query)
+    rest = params.urlencode()
+    return f"tab={tab}&{rest}" if rest else f"tab={tab}"
+
+
+def in_tab(queryset: QuerySet[Order], tab: str, now) -> QuerySet[Order]:
+    if tab in Stage.values:
+        return queryset.filter(stage=tab)
+    if tab == "attention":
+        return queryset.filter(attention_q(now))
+    return queryset
+
+
+def matching(queryset: QuerySet[Order], query: str, *, now) -> QuerySet[Order]:
+    """Exactly the orders the list page shows for ``query``: its tab, search and every
+    filter (a bad value raises ``ValidationFailed``). Batches over a filter and their
+    background jobs select with this, so they act on what the member saw counted."""
+    tab, params = split_tab(query)
+    return in_tab(filter_orders(queryset, params), tab, now)
 
 
 def search_q(text: str) -> Q:

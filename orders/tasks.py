@@ -10,3 +10,14 @@ def run_job_task(name: str) -> dict:
 
     run = run_job(name)
     return {"job": name, "status": run.status, "counts": run.counts}
+
+
+@shared_task(name="orders.run_background_job")
+def run_background_job_task(job_id: int) -> dict:
+    """Work through a background job (a batch over a filter …) a few chunks at a time."""
+    from orders.background import run
+
+    job = run(job_id)
+    if job is None:
+        return {"job": job_id, "status": "missing"}
+    return {"job": job_id, "status": job.status, "done": job.done, "total": job.total}

@@ -7,11 +7,12 @@ API uses; every page checks the member's organisation, role and shops on the ser
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Max, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,39 +22,43 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from logistics.selectors import shipping_panel
-from oms.core.errors import OmsError
-from orders import actions
+from oms.core.errors import OmsError, VersionConflict
+from orders import actions, background
 from orders import permissions as p
-from orders.choices import Channel, DeadlineState, Flag, Overlay, Stage
+from orders.choices import (
+    BackgroundJobKind,
+    BackgroundJobStatus,
+    Channel,
+    DeadlineState,
+    Flag,
+    Overlay,
+    Stage,
+)
 from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
-from orders.models import Membership, Order, OrderItem
+from orders.models import BackgroundJob, Membership, Order, OrderItem
 from orders.platforms import get_spec, registry
-from orders.selectors import filter_orders, orders_of
-from orders.services import Actor, apply_event, apply_event_to_locked, policy_for
+from orders.selectors import (
+    AT_RISK,
+    TABS,
+    attention_q,
+    canonical_query,
+    filter_orders,
+    in_tab,
+    matching,
+    orders_of,
+    split_tab,
+)
+from orders.services import Actor, apply_event, policy_for
 
 PAGE_SIZES = (20, 50, 100)
-AT_RISK = timedelta(hours=6)
-ATTENTION_OVERLAYS = (
-    "cancel_requested",
-    "refund_open",
-    "in_dispute",
-    "delivery_failed",
-    "on_hold",
-)
 SORTS = {
     "-created": ("-created_at", "-id"),
     "created": ("created_at", "id"),
     "deadline": ("next_deadline_at", "id"),
     "-total": ("-total", "-id"),
 }
-BATCH_ACTIONS = {
-    "memo": p.MEMO,
-    "flag": p.MEMO,
-    "hold": p.HOLD,
-    "release": p.RELEASE,
-    "cancel": p.CANCEL,
-}
+BATCH_ACTIONS = actions.BATCH_ACTIONS
 
 
 @dataclass
@@ -108,13 +113,6 @@ def workspace(request: HttpRequest) -> Workspace:
     return Workspace(membership, memberships, frozenset(allowed) if allowed else None)
 
 
-def attention_q(now) -> Q:
-    query = Q(next_deadline_at__lt=now + AT_RISK)
-    for overlay in ATTENTION_OVERLAYS:
-        query |= Q(**{overlay: True})
-    return query
-
-
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("orders:list")
@@ -161,13 +159,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "count": filtered.filter(attention_q(now)).count(),
         }
     )
-    shown = filtered
-    if tab in Stage.values:
-        shown = filtered.filter(stage=tab)
-    elif tab == "attention":
-        shown = filtered.filter(attention_q(now))
-    else:
-        tab = "all"
+    tab = tab if tab in TABS else "all"
+    shown = in_tab(filtered, tab, now)  # the same tab rule as batches over a filter
     ordering = SORTS[sort]
     rows = list(
         shown.select_related("shop")
@@ -211,6 +204,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
             ("-total", _("Total")),
         ],
         "batch_actions": [name for name, perm in BATCH_ACTIONS.items() if ws.can(perm)],
+        # what "apply to all matching" acts on: this tab with the search and filters
+        "matching": next(t["count"] for t in tabs if t["key"] == tab),
+        # the member's background jobs still going (a link back to their progress)
+        "jobs": BackgroundJob.objects.filter(
+            membership=ws.membership,
+            status__in=(BackgroundJobStatus.PENDING, BackgroundJobStatus.RUNNING),
+        )[:5],
         "now": now,
     }
     template = (
@@ -350,82 +350,192 @@ def order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespon
         else:
             raise Http404
         messages.success(request, _("Done."))
+    except VersionConflict as exc:
+        if action not in CONFLICT_FIELDS:
+            messages.error(request, f"{_('Refused')}: {exc.message}")
+            return redirect("orders:detail", order_id=order.pk)
+        return _conflict(request, ws, order.pk, action)
     except OmsError as exc:
         detail = exc.details.get("reason") or exc.details.get("fields") or ""
         messages.error(request, f"{_('Refused')}: {exc.message} {detail}".strip())
     return redirect("orders:detail", order_id=order.pk)
 
 
+# The order-page forms that edit values: on a stale version each shows both values.
+CONFLICT_FIELDS = {
+    "memo": ("memo", "flag"),
+    "adjust_price": ("total",),
+    "edit_address": ACTION_FORMS["edit_address"][1],
+    "cancel": ("reason",),
+}
+
+
+def _conflict(
+    request: HttpRequest, ws: Workspace, order_id: int, action: str
+) -> HttpResponse:
+    """A submission built from an older version: nothing was saved. Show what is saved
+    now (theirs) next to what was sent (yours), and offer to save mine with the version
+    just shown (409)."""
+    order = get_order(ws, order_id)
+    labels = {
+        "memo": _("Memo"), "flag": _("Flag"), "total": _("Total"),
+        "country": _("Country"), "province": _("Province / state"), "city": _("City"),
+        "district": _("District"), "street": _("Street"), "postcode": _("Postcode"),
+        "reason": _("Status"),
+    }  # fmt: skip
+    flags = dict(Flag.choices)
+    rows = []
+    for name in CONFLICT_FIELDS[action]:
+        if name not in request.POST:
+            continue
+        yours = request.POST[name]
+        if name == "memo":
+            theirs = order.seller_memo
+        elif name == "flag":
+            theirs, yours = flags.get(order.flag, ""), flags.get(yours, "")
+        elif name == "total":
+            theirs = str(order.total)
+        elif name == "reason":  # cancelling: what matters is the status it has now
+            theirs = _(get_spec(order.platform).status(order.native_status).label)
+            yours = _("Cancel") + f" ({yours})"
+        else:
+            theirs = getattr(order, f"address_{name}")
+        rows.append(
+            {
+                "name": name,
+                "label": labels[name],
+                "theirs": theirs,
+                "yours": yours,
+                "differs": str(theirs) != str(yours),
+            }
+        )
+    if not any(row["differs"] for row in rows):
+        # Someone saved exactly what this form sends: nothing is lost, nothing to do.
+        messages.success(request, _("Already saved with the same values."))
+        return redirect("orders:detail", order_id=order.pk)
+    latest = (
+        order.events.select_related("actor_user").order_by("-created_at", "-id").first()
+    )
+    context = {
+        "ws": ws,
+        "order": order,
+        "action": action,
+        "rows": rows,
+        "latest": latest,
+        "mine": [
+            (name, request.POST[name])
+            for name in CONFLICT_FIELDS[action]
+            if name in request.POST and name != "memo"
+        ],
+        "memo": request.POST.get("memo") if "memo" in request.POST else None,
+    }
+    return render(request, "orders/conflict.html", context, status=409)
+
+
 @login_required
 @require_POST
 def batch(request: HttpRequest) -> HttpResponse:
-    """Batch memo, flag, hold, release or cancel: confirm first, then per-order results."""
+    """Batch memo, flag, hold, release or cancel on the selected rows or on every order
+    matching the list's tab, search and filters: confirm the count first, then act (at
+    once up to ``OMS_BATCH_SYNC_LIMIT``, beyond as a background job over the filter)."""
     ws = workspace(request)
     action = request.POST.get("action", "")
     if action not in BATCH_ACTIONS:
         raise Http404
     ws.require(BATCH_ACTIONS[action])
-    if request.POST.get("scope") == "filter":
-        query = request.POST.get("query", "")
-        from django.http import QueryDict
-
-        params = QueryDict(query, mutable=True)
-        tab = params.pop("tab", ["all"])[-1]
-        selected = filter_orders(orders_of(ws.organisation, ws.shop_ids), params)
-        if tab in Stage.values:
-            selected = selected.filter(stage=tab)
-        elif tab == "attention":
-            selected = selected.filter(attention_q(timezone.now()))
-        ids = list(selected.order_by("pk").values_list("pk", flat=True)[:500])
-    else:
-        ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()][:500]
-    context = {
-        "ws": ws,
-        "action": action,
-        "ids": ids,
-        "count": len(ids),
-        "post": request.POST,
-    }
-    if not ids:
-        messages.error(request, _("Select at least one order."))
-        return redirect(_back(request))
-    if request.POST.get("confirm") != "yes":
-        spec_reasons = sorted({
-            r for spec in registry().values() for t in spec.transitions if t.action == "cancel" for r in t.reasons
-        })  # fmt: skip
+    base = orders_of(ws.organisation, ws.shop_ids)
+    by_filter = request.POST.get("scope") == "filter"
+    context = {"ws": ws, "action": action, "post": request.POST, "by_filter": by_filter}
+    if by_filter:
+        query = canonical_query(request.POST.get("query", ""))
+        as_of = _posted_time(request.POST.get("as_of")) or timezone.now()
+        try:
+            selected = matching(base, query, now=as_of)
+        except OmsError as exc:
+            messages.error(request, f"{_('Check the filters:')} {exc.message}")
+            return redirect(_back(request))
+        max_pk = request.POST.get("max_pk", "")
+        max_pk = (
+            int(max_pk)
+            if max_pk.isdigit()
+            else (selected.aggregate(last=Max("pk"))["last"] or 0)
+        )
+        selected = selected.filter(pk__lte=max_pk)
+        count, ids = selected.count(), []
         context.update(
             {
-                "flags": Flag.choices,
-                "cancel_reasons": spec_reasons,
-                "back": _back(request),
+                "query": query,
+                "as_of": as_of.isoformat(),
+                "max_pk": max_pk,
+                "filter_words": describe_filter(ws, query),
             }
         )
+    else:
+        ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()][:500]
+        selected, count = base.filter(pk__in=ids), len(ids)
+    context.update(
+        {
+            "ids": ids,
+            "count": count,
+            "background": by_filter and count > settings.OMS_BATCH_SYNC_LIMIT,
+            "flags": Flag.choices,
+            "cancel_reasons": sorted({
+                r for spec in registry().values() for t in spec.transitions
+                if t.action == "cancel" for r in t.reasons
+            }),
+            "back": _back(request),
+        }
+    )  # fmt: skip
+    if not count:
+        messages.error(
+            request,
+            _("No order matches.") if by_filter else _("Select at least one order."),
+        )
+        return redirect(_back(request))
+    confirmed = request.POST.get("confirm") == "yes"
+    if by_filter and confirmed and request.POST.get("count") != str(count):
+        context["changed"] = True
+        confirmed = False
+    if not confirmed:
         return render(request, "orders/batch_confirm.html", context)
-    reason = request.POST.get("reason", "")
+    try:
+        cleaned = actions.clean_batch(action, request.POST)
+    except OmsError as exc:
+        context["error"] = exc.details.get("fields") or exc.message
+        return render(request, "orders/batch_confirm.html", context, status=400)
+    if context["background"]:
+        job = background.start(
+            BackgroundJobKind.BATCH_ACTION,
+            ws.membership,
+            {
+                "action": action,
+                "filter": context["query"],
+                "as_of": context["as_of"],
+                "max_pk": context["max_pk"],
+                **cleaned,
+            },
+            total=count,
+        )
+        return redirect("orders:job", job_id=job.pk)
     with transaction.atomic():
         locked = list(
-            orders_of(ws.organisation, ws.shop_ids)
-            .select_for_update(of=("self",))
+            selected.select_for_update(of=("self",))
             .select_related("shop")
-            .filter(pk__in=ids)
             .order_by("pk")
         )
-        if action == "cancel":
-            outcomes = apply_event_to_locked(locked, "cancel", ws.actor, reason=reason)
-        elif action in ("memo", "flag"):
-            data = {action: request.POST.get(action, "")}
-            outcomes = _safe(
-                lambda: actions.perform_on_locked(locked, "memo", ws.actor, data=data),
-                locked,
+        if by_filter and len(locked) != count:
+            outcomes = (
+                None  # the set changed while locking: nothing done, confirm again
             )
         else:
-            outcomes = actions.perform_on_locked(
-                locked, action, ws.actor, data={}, reason=reason
+            outcomes = actions.perform_batch_on_locked(
+                locked, action, ws.actor, **cleaned
             )
-    by_id = dict(zip([o.pk for o in locked], outcomes, strict=True))
+    if outcomes is None:
+        context.update({"count": len(locked), "changed": True})
+        return render(request, "orders/batch_confirm.html", context)
     results = []
-    for order in locked:
-        outcome = by_id[order.pk]
+    for order, outcome in zip(locked, outcomes, strict=True):
         ok = not isinstance(outcome, OmsError)
         reason_text = (
             ""
@@ -433,18 +543,95 @@ def batch(request: HttpRequest) -> HttpResponse:
             else f"{outcome.message} {outcome.details.get('reason', '')}".strip()
         )
         results.append({"order": order, "ok": ok, "reason": reason_text})
-    missing = len(ids) - len(locked)
     context.update(
-        {"results": results, "done": sum(r["ok"] for r in results), "missing": missing}
+        {
+            "results": results,
+            "done": sum(r["ok"] for r in results),
+            "missing": count - len(locked),
+        }
     )
     return render(request, "orders/batch_result.html", context)
 
 
-def _safe(call, locked):
+def _posted_time(value: str | None):
+    from datetime import datetime
+
     try:
-        return call()
-    except OmsError as exc:
-        return [exc] * len(locked)
+        when = datetime.fromisoformat(value or "")
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def describe_filter(ws: Workspace, query: str) -> list[tuple[str, str, str]]:
+    """The list's tab, search and filters in words: (parameter, label, value)."""
+    tab, params = split_tab(query)
+    tab_labels = {
+        "all": _("All"),
+        "attention": _("Needs attention"),
+        **dict(Stage.choices),
+    }
+    words = [("tab", _("Tab"), str(tab_labels[tab]))]
+    labels = {
+        "q": (_("Search"), None),
+        "platform": (_("Platform"), {c: s.label for c, s in registry().items()}),
+        "shop": (_("Shop"), {str(s.pk): s.name for s in ws.shops}),
+        "stage": (_("Stage"), dict(Stage.choices)),
+        "native_status": (_("Platform status"), None),
+        "flag": (_("Flag"), dict(Flag.choices)),
+        "overlay": (_("Badge"), dict(Overlay.choices)),
+        "channel": (_("Channel"), dict(Channel.choices)),
+        "created_from": (_("Ordered from"), None),
+        "created_to": (_("Ordered until"), None),
+        "paid_from": (_("Paid from"), None),
+        "paid_to": (_("Paid until"), None),
+    }  # fmt: skip
+    for name, (label, names) in labels.items():
+        values = [v for v in params.getlist(name) if v]
+        if values:
+            shown = [str(names.get(v, v)) if names else v for v in values]
+            words.append((name, str(label), ", ".join(shown)))
+    return words
+
+
+@login_required
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A background job's progress and per-order results (htmx polls the progress)."""
+    ws = workspace(request)
+    job = _job(ws, job_id)
+    results = job.results.order_by("ok", "id")[:500]
+    context = {
+        "ws": ws,
+        "job": job,
+        "results": results,
+        "filter_words": describe_filter(ws, job.params.get("filter", ""))
+        if job.kind == BackgroundJobKind.BATCH_ACTION
+        else [],
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "orders/_job.html", context)
+    return render(request, "orders/job.html", context)
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    ws = workspace(request)
+    job = _job(ws, job_id)
+    background.request_cancel(job)
+    messages.success(request, _("Cancelling: the job stops before its next chunk."))
+    return redirect("orders:job", job_id=job.pk)
+
+
+def _job(ws: Workspace, job_id: int) -> BackgroundJob:
+    """A job is seen by the member who started it, and by members of its organisation
+    limited to no shop (it can hold any shop's orders)."""
+    job = BackgroundJob.objects.filter(pk=job_id, organisation=ws.organisation).first()
+    if job is None or (
+        job.membership_id != ws.membership.pk and ws.shop_ids is not None
+    ):
+        raise Http404(_("No such job."))
+    return job
 
 
 def _back(request: HttpRequest) -> str:

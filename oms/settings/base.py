@@ -236,6 +236,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=15),  # hourly: stalled packages, redelivery windows
         "args": ("tracking",),
     },
+    "background_jobs": {
+        "task": "orders.run_job",
+        "schedule": 60.0,
+        "args": ("background_jobs",),
+        "options": {"expires": 55},  # background jobs whose worker died: resumed
+    },
 }
 
 # --- Cache ------------------------------------------------------------------------
@@ -309,3 +315,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "oms@localhost")
 OMS_PLATFORM_POLICY_OVERRIDES: dict[str, dict[str, str]] = {}
 OMS_SYNC_SETTLE_SECONDS = float(os.environ.get("OMS_SYNC_SETTLE_SECONDS", "2"))
 OMS_JOB_RUN_RETENTION_DAYS = int(os.environ.get("OMS_JOB_RUN_RETENTION_DAYS", "30"))
+# A dashboard batch over a filter acts at once up to this many orders; beyond, it runs
+# as a background job (orders.background) in chunks, a few chunks per Celery task.
+OMS_BATCH_SYNC_LIMIT = int(os.environ.get("OMS_BATCH_SYNC_LIMIT", "500"))
+OMS_BACKGROUND_JOB_CHUNK = int(os.environ.get("OMS_BACKGROUND_JOB_CHUNK", "200"))
+OMS_BACKGROUND_JOB_CHUNKS_PER_TASK = 20
+OMS_BACKGROUND_JOB_STALL_SECONDS = 300  # no progress for this long: enqueued again

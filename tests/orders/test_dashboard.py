@@ -197,6 +197,7 @@ def test_batch_on_all_matching_the_filter(client):
             "query": "tab=unpaid",
             "flag": "blue",
             "confirm": "yes",
+            "count": "3",  # what the confirmation showed (tests/orders/test_batch_filter.py)
         },
     )
     assert {o.flag for o in Order.objects.filter(pk__in=[o.pk for o in unpaid])} == {
