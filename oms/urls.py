@@ -29,6 +29,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+# Django's error pages, except under /api/ where they answer in the API's error shape.
+handler400 = "oms.core.api.outer.bad_request"
+handler403 = "oms.core.api.outer.permission_denied"
+handler404 = "oms.core.api.outer.page_not_found"
+handler500 = "oms.core.api.outer.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),

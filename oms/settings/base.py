@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oms.core.api.outer.ApiErrorMiddleware",  # JSON errors under /api/, body size
     "django.contrib.sessions.middleware.SessionMiddleware",
     "oms.core.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +78,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "oms.urls"
+CSRF_FAILURE_VIEW = "oms.core.api.outer.csrf_failure"  # JSON under /api/, HTML elsewhere
 WSGI_APPLICATION = "oms.wsgi.application"
 
 TEMPLATES = [
