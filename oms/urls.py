@@ -7,6 +7,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from orders.signin import SignInForm
+
 
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown API paths answer in the API's error shape, not with an HTML page."""
@@ -52,7 +54,9 @@ urlpatterns = [
     re_path(r"^api/(?P<path>.*)$", api_not_found),
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=SignInForm
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

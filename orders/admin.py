@@ -18,8 +18,10 @@ from orders.models import (
     OrderItem,
     Organisation,
     Shop,
+    SignInAttempt,
     Violation,
 )
+from orders.signin import AdminSignInForm
 
 
 class ReadOnlyMixin:
@@ -273,3 +275,15 @@ class JobRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "errors",
     )
     show_full_result_count = False
+
+
+# The admin's sign-in goes through the same throttle as the dashboard's (orders/signin.py).
+admin.site.login_form = AdminSignInForm
+
+
+@admin.register(SignInAttempt)
+class SignInAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("at", "username", "address", "outcome", "path")
+    list_filter = ("outcome",)
+    search_fields = ("=username", "=address")
+    date_hierarchy = "at"

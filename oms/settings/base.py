@@ -67,7 +67,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "oms.core.api.outer.ApiErrorMiddleware",  # JSON errors under /api/, body size
+    "oms.core.api.outer.ApiErrorMiddleware",  # /api/: JSON errors, body size
     "django.contrib.sessions.middleware.SessionMiddleware",
     "oms.core.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,7 +78,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "oms.urls"
-CSRF_FAILURE_VIEW = "oms.core.api.outer.csrf_failure"  # JSON under /api/, HTML elsewhere
+CSRF_FAILURE_VIEW = "oms.core.api.outer.csrf_failure"  # JSON under /api/
 WSGI_APPLICATION = "oms.wsgi.application"
 
 TEMPLATES = [
@@ -126,6 +126,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in (dashboard and admin) goes through the throttle and its audit (orders/signin.py).
+AUTHENTICATION_BACKENDS = ["orders.signin.ThrottledModelBackend"]
+# Failed sign-ins allowed per window: for one account at one address, for one address,
+# for one account from anywhere (not counted against addresses it signed in from).
+OMS_SIGNIN_THROTTLE = {
+    "window_seconds": int(os.environ.get("OMS_SIGNIN_WINDOW_SECONDS", "900")),
+    "per_account_address": int(os.environ.get("OMS_SIGNIN_PER_ACCOUNT_ADDRESS", "5")),
+    "per_address": int(os.environ.get("OMS_SIGNIN_PER_ADDRESS", "20")),
+    "per_account": int(os.environ.get("OMS_SIGNIN_PER_ACCOUNT", "20")),
+}
+# Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma-
+# separated); none by default: the client's address is then the peer's (oms/core/net.py).
+OMS_TRUSTED_PROXIES = env_list("OMS_TRUSTED_PROXIES", "")
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/orders/"
 LOGOUT_REDIRECT_URL = "/login/"

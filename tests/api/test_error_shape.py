@@ -18,7 +18,9 @@ def production_errors():
 
 
 def error_of(response) -> dict:
-    assert response["Content-Type"].startswith("application/json"), response.content[:200]
+    assert response["Content-Type"].startswith("application/json"), response.content[
+        :200
+    ]
     body = response.json()
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}

@@ -56,7 +56,9 @@ def api_error(
 
 
 def generic_error(status: int) -> JsonResponse:
-    code, message = GENERIC.get(status, ("error", "The request could not be completed."))
+    code, message = GENERIC.get(
+        status, ("error", "The request could not be completed.")
+    )
     return api_error(code, message, status)
 
 
