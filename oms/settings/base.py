@@ -37,12 +37,45 @@ def env_list(name: str, default: str) -> list[str]:
 
 # --- Core ---------------------------------------------------------------------------
 
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+# Published values (this repository's examples and defaults): never a production key.
+PUBLISHED_SECRET_KEYS = {
+    DEV_SECRET_KEY,
+    "change-me",
+    "changeme",
+    "change-me-compose-insecure-secret-key",
+    "secret",
+    "secret-key",
+}
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` may not sign production sessions, or None. Django's rule (``check
+    --deploy``, security.W009: 50+ characters, 5+ distinct, no ``django-insecure-``
+    prefix) plus the values published in this repository."""
+    if not key:
+        return "is not set"
+    if key.strip().lower() in PUBLISHED_SECRET_KEYS:
+        return "is a published example value"
+    if key.startswith("django-insecure"):
+        return "starts with 'django-insecure' (a generated development key)"
+    if len(key) < 50:
+        return "is shorter than 50 characters"
+    if len(set(key)) < 5:
+        return "has fewer than 5 distinct characters"
+    return None
+
+
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not DEBUG and (weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY {weakness}. With DEBUG off it must be at least 50 random "
+        "characters, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+    SECRET_KEY = DEV_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -68,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "oms.core.api.outer.ApiErrorMiddleware",  # /api/: JSON errors, body size
+    "oms.core.headers.SecurityHeadersMiddleware",  # CSP; no-store with personal data
     "django.contrib.sessions.middleware.SessionMiddleware",
     "oms.core.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
