@@ -24,6 +24,7 @@ The address is ``oms.core.net.client_ip``: ``X-Forwarded-For`` only from
 
 import contextlib
 import hashlib
+import logging
 import time
 
 from django.conf import settings
@@ -37,6 +38,8 @@ from django.utils.translation import gettext_lazy as _
 
 from oms.core.net import client_ip
 from orders.models import SignInAttempt
+
+logger = logging.getLogger(__name__)
 
 BUCKET_SECONDS = 60
 KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600
@@ -136,7 +139,7 @@ class SignInThrottle:
 
 
 def audit(request, username: str, outcome: str, user=None) -> None:
-    SignInAttempt.objects.create(
+    attempt = SignInAttempt.objects.create(
         username=printable(username, 150),
         user=user,
         address=client_ip(request) or None,
@@ -144,6 +147,15 @@ def audit(request, username: str, outcome: str, user=None) -> None:
         path=printable(request.path, 200),
         user_agent=printable(request.META.get("HTTP_USER_AGENT", ""), 300),
     )
+    if outcome != SignInAttempt.Outcome.SUCCEEDED:
+        # %r: a user name with CR/LF cannot forge log lines.
+        logger.warning(
+            "sign-in %s: user %r from %s on %s",
+            outcome,
+            attempt.username,
+            attempt.address,
+            attempt.path,
+        )
 
 
 class ThrottledModelBackend(ModelBackend):
