@@ -216,3 +216,21 @@ def test_compose_and_env_example_ask_for_a_strong_key():
     assert key.startswith("${SECRET_KEY:?"), key  # compose refuses to start without one
     example = (ROOT / ".env.example").read_text()
     assert "secrets.token_urlsafe" in example
+
+
+def test_a_trusted_proxy_that_is_no_address_refuses_to_start(tmp_path):
+    result = start(
+        tmp_path,
+        DEBUG="false",
+        SECRET_KEY=STRONG,
+        OMS_TRUSTED_PROXIES="10.0.0.0/8,proxy",
+    )
+    assert result.returncode != 0
+    assert "OMS_TRUSTED_PROXIES" in result.stderr
+    ok = start(
+        tmp_path,
+        DEBUG="false",
+        SECRET_KEY=STRONG,
+        OMS_TRUSTED_PROXIES="10.0.0.0/8, ::1",
+    )
+    assert ok.returncode == 0, ok.stderr

@@ -5,6 +5,7 @@ that needs no server. Production sets ``DATABASE_URL``, ``REDIS_URL``, ``SECRET_
 ``DEBUG=false`` and ``ALLOWED_HOSTS``.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -173,6 +174,11 @@ OMS_SIGNIN_THROTTLE = {
 # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma-
 # separated); none by default: the client's address is then the peer's (oms/core/net.py).
 OMS_TRUSTED_PROXIES = env_list("OMS_TRUSTED_PROXIES", "")
+for _proxy in OMS_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"OMS_TRUSTED_PROXIES: {_exc}") from _exc
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/orders/"
 LOGOUT_REDIRECT_URL = "/login/"
