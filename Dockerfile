@@ -19,10 +19,10 @@ RUN pip install -r requirements.txt
 COPY . .
 
 # Collect static files at build time (WhiteNoise serves them). The settings
-# refuse to start without SECRET_KEY when DEBUG is off, so pass a dummy one
-# that exists only for this build step.
-RUN SECRET_KEY=collectstatic-build-only-dummy-key DEBUG=false \
-        python manage.py collectstatic --noinput \
+# refuse to start without a strong SECRET_KEY when DEBUG is off, so make a random
+# one that exists only for this build step.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+        DEBUG=false python manage.py collectstatic --noinput \
     && mkdir -p /app/var \
     && chown -R app:app /app/var
 

@@ -19,8 +19,10 @@ from orders.models import (
     OrderItem,
     Organisation,
     Shop,
+    SignInAttempt,
     Violation,
 )
+from orders.signin import AdminSignInForm
 
 
 class ReadOnlyMixin:
@@ -293,3 +295,15 @@ class BackgroundJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "started_at", "finished_at", "heartbeat_at",
     )  # fmt: skip
     show_full_result_count = False
+
+
+# The admin's sign-in goes through the same throttle as the dashboard's (orders/signin.py).
+admin.site.login_form = AdminSignInForm
+
+
+@admin.register(SignInAttempt)
+class SignInAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("at", "username", "address", "outcome", "path")
+    list_filter = ("outcome",)
+    search_fields = ("=username", "=address")
+    date_hierarchy = "at"

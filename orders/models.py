@@ -567,3 +567,43 @@ class BackgroundJobResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform_order_id} {'ok' if self.ok else self.code}"
+
+
+class SignInAttempt(models.Model):
+    """One sign-in attempt (dashboard or admin): who, when, from where, what came of it.
+
+    Written by ``orders.signin``; the user name is what was typed (cleaned of NULs), so
+    attempts on names that do not exist are kept too. Read-only in the admin.
+    """
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", _("Signed in")
+        FAILED = "failed", _("Wrong user name or password")
+        LOCKED_OUT = "locked_out", _("Refused: too many failed attempts")
+
+    at = models.DateTimeField(_("at"), default=now)
+    username = models.CharField(_("user name"), max_length=150, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
+    path = models.CharField(_("page"), max_length=200, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("sign-in attempt")
+        verbose_name_plural = _("sign-in attempts")
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The admin's list filtered by a user name or an address, newest first.
+            models.Index(fields=["username", "-at"], name="signin_username_idx"),
+            models.Index(fields=["address", "-at"], name="signin_address_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.address} {self.outcome}"

@@ -5,6 +5,7 @@ that needs no server. Production sets ``DATABASE_URL``, ``REDIS_URL``, ``SECRET_
 ``DEBUG=false`` and ``ALLOWED_HOSTS``.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -37,12 +38,45 @@ def env_list(name: str, default: str) -> list[str]:
 
 # --- Core ---------------------------------------------------------------------------
 
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+# Published values (this repository's examples and defaults): never a production key.
+PUBLISHED_SECRET_KEYS = {
+    DEV_SECRET_KEY,
+    "change-me",
+    "changeme",
+    "change-me-compose-insecure-secret-key",
+    "secret",
+    "secret-key",
+}
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` may not sign production sessions, or None. Django's rule (``check
+    --deploy``, security.W009: 50+ characters, 5+ distinct, no ``django-insecure-``
+    prefix) plus the values published in this repository."""
+    if not key:
+        return "is not set"
+    if key.strip().lower() in PUBLISHED_SECRET_KEYS:
+        return "is a published example value"
+    if key.startswith("django-insecure"):
+        return "starts with 'django-insecure' (a generated development key)"
+    if len(key) < 50:
+        return "is shorter than 50 characters"
+    if len(set(key)) < 5:
+        return "has fewer than 5 distinct characters"
+    return None
+
+
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not DEBUG and (weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY {weakness}. With DEBUG off it must be at least 50 random "
+        "characters, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+    SECRET_KEY = DEV_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -67,6 +101,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oms.core.api.outer.ApiErrorMiddleware",  # /api/: JSON errors, body size
+    "oms.core.headers.SecurityHeadersMiddleware",  # CSP; no-store with personal data
     "django.contrib.sessions.middleware.SessionMiddleware",
     "oms.core.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +113,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "oms.urls"
+CSRF_FAILURE_VIEW = "oms.core.api.outer.csrf_failure"  # JSON under /api/
 WSGI_APPLICATION = "oms.wsgi.application"
 
 TEMPLATES = [
@@ -124,6 +161,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in (dashboard and admin) goes through the throttle and its audit (orders/signin.py).
+AUTHENTICATION_BACKENDS = ["orders.signin.ThrottledModelBackend"]
+# Failed sign-ins allowed per window: for one account at one address, for one address,
+# for one account from anywhere (not counted against addresses it signed in from).
+OMS_SIGNIN_THROTTLE = {
+    "window_seconds": int(os.environ.get("OMS_SIGNIN_WINDOW_SECONDS", "900")),
+    "per_account_address": int(os.environ.get("OMS_SIGNIN_PER_ACCOUNT_ADDRESS", "5")),
+    "per_address": int(os.environ.get("OMS_SIGNIN_PER_ADDRESS", "20")),
+    "per_account": int(os.environ.get("OMS_SIGNIN_PER_ACCOUNT", "20")),
+}
+# Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma-
+# separated); none by default: the client's address is then the peer's (oms/core/net.py).
+OMS_TRUSTED_PROXIES = env_list("OMS_TRUSTED_PROXIES", "")
+for _proxy in OMS_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"OMS_TRUSTED_PROXIES: {_exc}") from _exc
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/orders/"
 LOGOUT_REDIRECT_URL = "/login/"

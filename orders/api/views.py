@@ -20,6 +20,7 @@ from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
 from orders.models import Order, OrderItem
 from orders.platforms import get_spec
+from orders.privacy import shows_full_phone
 from orders.selectors import filter_orders, orders_of, sync_window
 from orders.services import apply_event, apply_event_to_locked, policy_for
 
@@ -172,7 +173,9 @@ def detail(view: OmsApiView, order: Order) -> dict:
         spec, order, view.ctx.actor.kind, policy_for(order.shop, spec)
     )
     order.allowed = sorted(set(machine_actions) | set(actions.available(order)))
-    return s.OrderDetailOutput(order, context={"full_buyer": True}).data
+    member = view.ctx.membership
+    full = shows_full_phone(member.role if member is not None else None)
+    return s.OrderDetailOutput(order, context={"full_buyer": full}).data
 
 
 class OrderDetailApi(OmsApiView):

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from oms.core.money import Money
 from oms.core.timeutils import format_local
 from orders.privacy import mask_phone as _mask_phone
+from orders.privacy import phone_for as _phone_for
 
 register = template.Library()
 
@@ -22,6 +23,12 @@ def shop_time(value: datetime | None, tz: str) -> str:
 @register.filter
 def masked(phone: str) -> str:
     return _mask_phone(phone)
+
+
+@register.filter
+def phone_for(phone: str, role: str) -> str:
+    """A record page's phone: in full, or masked for the warehouse (orders/privacy.py)."""
+    return _phone_for(phone, role or "")
 
 
 @register.filter

@@ -1,4 +1,5 @@
-// Live countdowns (red under 6 h), "select all", and re-running them after htmx swaps.
+// Live countdowns (red under 6 h), "select all", selects that submit or sort, and
+// re-running them after htmx swaps.
 (function () {
   const SIX_HOURS = 6 * 3600 * 1000;
   function fmt(ms) {
@@ -17,6 +18,17 @@
     });
   }
   document.addEventListener("change", (e) => {
+    // Behaviour lives here, not in on* attributes: the Content-Security-Policy forbids them.
+    if (e.target.matches("select[data-autosubmit]")) {
+      e.target.form.submit();
+      return;
+    }
+    if (e.target.matches("select[data-sort-param]")) {
+      const params = new URLSearchParams(location.search);
+      params.set(e.target.dataset.sortParam, e.target.value);
+      location.search = params.toString();
+      return;
+    }
     if (e.target.matches(".select-all")) {
       e.target.closest("table").querySelectorAll("tbody input[name=ids]").forEach((box) => { box.checked = e.target.checked; });
     }

@@ -67,7 +67,7 @@ def test_a_seller_works_through_the_order_list(live_server, browser, seller):
     # switch tabs: the table follows, the counts stay
     page.click('[data-tab="awaiting_shipment"]')
     page.wait_for_function(
-        "document.querySelectorAll('tbody tr[data-order]').length === 5"
+        "() => document.querySelectorAll('tbody tr[data-order]').length === 5"
     )
     assert "tab=awaiting_shipment" in page.url
     assert count(page, "awaiting_shipment") == 5
@@ -76,7 +76,7 @@ def test_a_seller_works_through_the_order_list(live_server, browser, seller):
     page.fill("input[name=q]", "13912345678")
     page.press("input[name=q]", "Enter")
     page.wait_for_function(
-        "document.querySelector('[data-count=\"all\"]').textContent.trim() === '1'"
+        "() => document.querySelector('[data-count=\"all\"]').textContent.trim() === '1'"
     )
     rows = page.locator("tbody tr[data-order]")
     assert rows.count() == 1
