@@ -47,7 +47,7 @@ def sign_in(browser, live_server):
 
 def rows(page, n: int) -> None:
     page.wait_for_function(
-        f"document.querySelectorAll('tbody tr[data-order]').length === {n}"
+        f"() => document.querySelectorAll('tbody tr[data-order]').length === {n}"
     )
 
 
