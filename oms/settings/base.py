@@ -309,3 +309,10 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "oms@localhost")
 OMS_PLATFORM_POLICY_OVERRIDES: dict[str, dict[str, str]] = {}
 OMS_SYNC_SETTLE_SECONDS = float(os.environ.get("OMS_SYNC_SETTLE_SECONDS", "2"))
 OMS_JOB_RUN_RETENTION_DAYS = int(os.environ.get("OMS_JOB_RUN_RETENTION_DAYS", "30"))
+# Outbound webhooks may go to loopback (127.0.0.0/8, ::1, localhost) only when this is
+# on: for development and the tests' local receiver. Private, link-local, CGNAT and
+# metadata addresses are refused whatever it says (integrations/webhooks.py).
+OMS_WEBHOOK_ALLOW_LOOPBACK = env_bool("OMS_WEBHOOK_ALLOW_LOOPBACK", False)
+# A job run still "running" this long after it started is marked abandoned (its worker
+# died): longer than Celery's hard time limit, so a live run is never marked.
+OMS_JOB_RUN_LEASE_SECONDS = int(os.environ.get("OMS_JOB_RUN_LEASE_SECONDS", "900"))
