@@ -13,8 +13,10 @@ class IntegrationsConfig(AppConfig):
         from orders import effects
         from orders.jobs import JOBS
 
-        # Committed order events → outbound webhook deliveries.
+        # Order events (through the outbox) → outbound webhook deliveries.
         effects.register(webhooks.on_order_events)
+        # Other events published durably (after-sales cases) → deliveries.
+        effects.register(webhooks.on_publish, topic=webhooks.PUBLISH_TOPIC)
         # The retry sweep, run by beat through orders.run_job("webhooks").
         JOBS["webhooks"] = webhooks.run_job
         # Crash recovery for platform pushes left unprocessed (integrations/inbound.py).

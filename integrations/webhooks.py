@@ -1,9 +1,10 @@
 """Outbound webhooks: order events → signed HTTP POSTs to an organisation's endpoints.
 
-Flow: a service commits an ``OrderEvent``; ``orders.effects`` calls ``on_order_events``
-after the commit; it maps the events to webhook event types, writes one
-``WebhookDelivery`` per matching subscription (in bulk) and enqueues one Celery task per
-delivery. The task calls ``deliver``: it claims the row (``SELECT … FOR UPDATE``, then a
+Flow: a service writes an ``OrderEvent`` and, in the same transaction, an outbox entry
+(``orders.effects``); the relay (right after the commit, or from beat if the worker
+died) calls ``on_order_events``: it maps the events to webhook event types, writes one
+``WebhookDelivery`` per matching subscription (in bulk, once per event and subscription)
+and, after that commit, enqueues one Celery task per delivery. The task calls ``deliver``: it claims the row (``SELECT … FOR UPDATE``, then a
 lease on ``next_attempt_at``), POSTs the exact JSON body, and records the outcome.
 Failures are retried by the ``webhooks`` job (``retry_due_deliveries``) on the back-off
 schedule ``BACKOFF``; after the last try the delivery is ``failed`` and can be redelivered
@@ -464,7 +465,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def on_order_events(event_ids: Sequence[int]) -> list[int]:
-    """The ``orders.effects`` handler: write deliveries for committed events, enqueue them.
+    """The ``orders.effects`` handler: write deliveries for committed events, enqueue
+    them after the relay's commit. Idempotent: an event's delivery to a subscription is
+    written once (checked here, and by the ``delivery_once_per_event`` constraint).
 
     A constant number of queries however many events: events, subscriptions, orders
     (with items), existing deliveries, one bulk insert.
@@ -560,8 +563,15 @@ def _create_deliveries(pairs) -> list[int]:
         )
     created = WebhookDelivery.objects.bulk_create(rows)
     ids = [delivery.pk for delivery in created]
-    enqueue(ids)
+    _enqueue_on_commit(ids)
     return ids
+
+
+def _enqueue_on_commit(ids: list[int]) -> None:
+    """Send once the rows are committed; if this worker dies first, the retry sweep
+    (the ``webhooks`` job) finds them pending and due."""
+    if ids:
+        transaction.on_commit(lambda: enqueue(ids))
 
 
 def publish(
@@ -569,22 +579,30 @@ def publish(
     organisation_id: int,
     event_type: str,
     data: dict,
-    event_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | str | None = None,
+    created: str | None = None,
 ) -> list[int]:
     """Send any event (e.g. ``aftersales.opened``) to the organisation's subscribers.
 
-    For callers outside the order timeline (after-sales cases). Call it after commit.
+    For callers outside the order timeline. Durable callers do not call it directly:
+    they ``emit_event`` in their transaction and the outbox relay calls it. With an
+    ``event_id``, a subscription that already has this event gets nothing new.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    event_id = event_id or uuid.uuid4()
+    event_id = uuid.UUID(str(event_id)) if event_id else uuid.uuid4()
     now = timezone.now()
     payload = {
         "id": str(event_id),
         "type": event_type,
-        "created": now.isoformat(),
+        "created": created or now.isoformat(),
         "data": _jsonable(data),
     }
+    done = set(
+        WebhookDelivery.objects.filter(event_id=event_id).values_list(
+            "subscription_id", flat=True
+        )
+    )
     rows = [
         WebhookDelivery(
             subscription=subscription,
@@ -597,11 +615,44 @@ def publish(
         for subscription in WebhookSubscription.objects.filter(
             organisation_id=organisation_id, is_active=True
         ).order_by("id")
-        if event_type in subscription.events
+        if event_type in subscription.events and subscription.pk not in done
     ]
     ids = [d.pk for d in WebhookDelivery.objects.bulk_create(rows)]
-    enqueue(ids)
+    _enqueue_on_commit(ids)
     return ids
+
+
+PUBLISH_TOPIC = "webhook"
+
+
+def emit_event(*, organisation_id: int, event_type: str, data: dict) -> None:
+    """Publish ``event_type`` durably: an outbox entry in the caller's transaction,
+    with the event's id and time fixed now, delivered by the relay once."""
+    from orders import effects
+
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    effects.emit(
+        PUBLISH_TOPIC,
+        {
+            "organisation_id": organisation_id,
+            "event_type": event_type,
+            "event_id": str(uuid.uuid4()),
+            "created": timezone.now().isoformat(),
+            "data": _jsonable(data),
+        },
+    )
+
+
+def on_publish(data: dict) -> list[int]:
+    """The outbox handler for ``emit_event`` entries."""
+    return publish(
+        organisation_id=data["organisation_id"],
+        event_type=data["event_type"],
+        data=data["data"],
+        event_id=data["event_id"],
+        created=data.get("created"),
+    )
 
 
 def enqueue(delivery_ids: Iterable[int]) -> list[dict]:

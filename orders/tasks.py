@@ -10,3 +10,12 @@ def run_job_task(name: str) -> dict:
 
     run = run_job(name)
     return {"job": name, "status": run.status, "counts": run.counts}
+
+
+@shared_task(name="orders.relay_outbox")
+def relay_outbox_task() -> dict:
+    """Relay outbox entries a dead worker left (beat, every few seconds)."""
+    from orders.effects import relay
+
+    counts, errors = relay()
+    return {**counts, "errors": errors[:10]}

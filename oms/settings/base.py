@@ -206,6 +206,12 @@ CELERY_BEAT_SCHEDULE = {
         "args": ("deadlines",),
         "options": {"expires": 55},  # a run that could not start in time is dropped
     },
+    "outbox": {
+        "task": "orders.relay_outbox",
+        # Effects (webhooks) a worker killed after its commit left in the outbox.
+        "schedule": float(os.environ.get("OMS_OUTBOX_RELAY_SECONDS", "5")),
+        "options": {"expires": 4},
+    },
     "webhooks": {
         "task": "orders.run_job",
         "schedule": 60.0,
