@@ -17,6 +17,7 @@ from orders.models import (
     OrderEvent,
     OrderItem,
     Organisation,
+    OutboxEntry,
     Shop,
     Violation,
 )
@@ -271,5 +272,22 @@ class JobRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "as_of",
         "counts",
         "errors",
+    )
+    show_full_result_count = False
+
+
+@admin.register(OutboxEntry)
+class OutboxEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Effects not relayed yet: normally empty; rows with attempts are failing."""
+
+    list_display = ("id", "topic", "created_at", "available_at", "attempts")
+    list_filter = ("topic",)
+    readonly_fields = (
+        "topic",
+        "data",
+        "created_at",
+        "available_at",
+        "attempts",
+        "last_error",
     )
     show_full_result_count = False

@@ -198,6 +198,20 @@ def test_a_failing_handler_keeps_its_entry_for_later_and_does_not_block_others(
     assert poisoned.attempts == 1
     assert poisoned.last_error
     assert poisoned.available_at > now  # retried later, on a back-off
+    assert counts_after(now) == {"relayed": 0, "failed": 0}  # not due again yet
+
+
+def counts_after(now):
+    return effects.relay(now)[0]
+
+
+def test_operators_see_stuck_entries_in_the_admin(shop, admin_client):
+    make_order(shop, "WAIT_SELLER_SEND_GOODS")
+    entry = OutboxEntry.objects.get()
+    assert admin_client.get("/admin/orders/outboxentry/").status_code == 200
+    page = admin_client.get(f"/admin/orders/outboxentry/{entry.pk}/change/")
+    assert page.status_code == 200
+    assert b"order_events" in page.content
 
 
 @requires_postgres
