@@ -7,7 +7,10 @@ literal addresses (refused before any lookup) or with a stubbed resolver, and a 
 """
 
 import ipaddress
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -418,3 +421,75 @@ def test_a_shop_limited_key_or_member_cannot_read_the_delivery_log(shop, enqueue
     whole = APIClient()
     whole.force_login(owner.user)
     assert whole.get(f"{base}deliveries/").status_code == 200
+
+
+# --- TLS: pinned to the checked address, verified for the URL's host ----------------
+
+
+def _self_signed(directory, name: str) -> tuple[str, str]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    key, cert = directory / f"{name}.key", directory / f"{name}.pem"
+    subprocess.run(  # noqa: S603 - a fixed command line, no shell
+        [
+            shutil.which("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", str(key), "-out", str(cert), "-days", "1",
+            "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+class TlsEndpoint(Endpoint):
+    """The loopback endpoint over TLS, recording the SNI name each client sent."""
+
+    def __init__(self, cert: str, key: str) -> None:
+        super().__init__()
+        self.server_names: list[str | None] = []
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        context.sni_callback = lambda sock, name, ctx: self.server_names.append(name)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+
+
+@pytest.mark.parametrize(
+    "certificate_for", ["hooks.example.test", "other.example.test"]
+)
+def test_https_goes_to_the_checked_address_with_the_hosts_name_and_certificate(
+    shop,
+    production,
+    enqueued,
+    monkeypatch,
+    no_outside_traffic,
+    tmp_path,
+    certificate_for,
+):
+    production.OMS_WEBHOOK_ALLOW_LOOPBACK = (
+        True  # the only way to reach the test server
+    )
+    cert, key = _self_signed(tmp_path, certificate_for)
+    trusting = ssl.create_default_context(cafile=cert)
+    server = TlsEndpoint(cert, key)
+    try:
+        subscription = webhooks.create_subscription(
+            organisation=shop.organisation,
+            url=f"https://hooks.example.test:{server.port}/hooks",
+            events=list(webhooks.EVENT_TYPES),
+        )
+        monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: trusting)
+        stub_resolver(monkeypatch, ["127.0.0.1"], ["10.0.0.1"])
+        delivery = webhooks.deliver(pending_delivery(subscription).pk)
+    finally:
+        server.close()
+    assert no_outside_traffic == [("127.0.0.1", server.port)]
+    assert server.server_names == ["hooks.example.test"]  # SNI: the URL's host
+    if certificate_for == "hooks.example.test":
+        assert delivery.status == "succeeded", delivery.last_error
+        (request,) = server.requests
+        assert request["headers"]["Host"] == f"hooks.example.test:{server.port}"
+    else:  # verified against the URL's host, not the address connected to
+        assert server.requests == []
+        assert delivery.status == "pending"
+        assert delivery.last_error == "TLS certificate not valid for the host"
