@@ -257,6 +257,16 @@ def test_loopback_only_with_the_explicit_setting(settings):
         webhooks.validate_url("http://127.0.0.1:8080/hooks")
 
 
+def test_deploy_check_warns_when_loopback_is_allowed_in_production(settings):
+    from integrations.apps import check_webhook_targets
+
+    settings.DEBUG = False
+    settings.OMS_WEBHOOK_ALLOW_LOOPBACK = True
+    assert [m.id for m in check_webhook_targets(None)] == ["integrations.W001"]
+    settings.OMS_WEBHOOK_ALLOW_LOOPBACK = False
+    assert check_webhook_targets(None) == []
+
+
 # --- at delivery ---------------------------------------------------------------------
 
 
