@@ -14,7 +14,7 @@ case, and:
   ``refund_open``, ``in_dispute``, where the platform's statuses do not already say) and
   re-plans the order's deadlines, so auto-confirm waits while a refund is open;
 - writes the change on the case's timeline and the order's;
-- after commit, sends the ``aftersales.opened`` / ``aftersales.resolved`` webhooks.
+- writes the ``aftersales.opened`` / ``aftersales.resolved`` webhooks to the outbox (sent after commit).
 
 Invariants kept here: a closed order has no open case; a refund never takes the refunded
 total over the paid amount; a cancel is approved only while the order's machine allows
@@ -698,6 +698,8 @@ def _log(
 
 
 def _publish_after_commit(case: Case, event_type: str) -> None:
+    """The case's webhook, durable: an outbox entry in the case's transaction, sent by
+    the relay after the commit (or by beat if the worker died)."""
     from integrations import webhooks
 
     payload = {
@@ -716,17 +718,9 @@ def _publish_after_commit(case: Case, event_type: str) -> None:
             "due_at": case.due_at.isoformat() if case.due_at else None,
         }
     }
-    organisation_id = case.organisation_id
-
-    def send() -> None:
-        try:
-            webhooks.publish(
-                organisation_id=organisation_id, event_type=event_type, data=payload
-            )
-        except Exception:
-            logger.exception("could not publish %s for case %s", event_type, case.pk)
-
-    transaction.on_commit(send)
+    webhooks.emit_event(
+        organisation_id=case.organisation_id, event_type=event_type, data=payload
+    )
 
 
 # --- overlays and the order's own transitions ----------------------------------------

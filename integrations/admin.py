@@ -181,8 +181,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "last_status_code",
         "last_error",
+        "last_attempt_at",
+        "last_duration_ms",
         "created_at",
         "delivered_at",
+        "is_redelivery",
     )
     date_hierarchy = "created_at"
     actions = ["redeliver"]

@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,10 +15,27 @@ class IntegrationsConfig(AppConfig):
         from orders import effects
         from orders.jobs import JOBS
 
-        # Committed order events → outbound webhook deliveries.
+        # Order events (through the outbox) → outbound webhook deliveries.
         effects.register(webhooks.on_order_events)
+        # Other events published durably (after-sales cases) → deliveries.
+        effects.register(webhooks.on_publish, topic=webhooks.PUBLISH_TOPIC)
         # The retry sweep, run by beat through orders.run_job("webhooks").
         JOBS["webhooks"] = webhooks.run_job
         # Crash recovery for platform pushes left unprocessed (integrations/inbound.py).
         JOBS["inbound"] = inbound.run_inbound_job
+        checks.register(check_webhook_targets, checks.Tags.security, deploy=True)
         del tasks  # imported only to register its tasks (deliver_webhook, process_inbound_event)
+
+
+def check_webhook_targets(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """``manage.py check --deploy``: loopback webhook targets are for development."""
+    if getattr(settings, "OMS_WEBHOOK_ALLOW_LOOPBACK", False) and not settings.DEBUG:
+        return [
+            checks.Warning(
+                "OMS_WEBHOOK_ALLOW_LOOPBACK is on with DEBUG off: webhook subscriptions "
+                "may target this server's own loopback services.",
+                hint="Unset OMS_WEBHOOK_ALLOW_LOOPBACK in production.",
+                id="integrations.W001",
+            )
+        ]
+    return []

@@ -191,13 +191,26 @@ class WebhookDelivery(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=now)
+    # The log keeps status and timing only, never the receiver's answer.
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # A redelivery repeats an event on purpose (same event id); the original is unique.
+    is_redelivery = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # The outbox relay creates each event's delivery once per subscription.
+            models.UniqueConstraint(
+                fields=["subscription", "event_id"],
+                condition=Q(is_redelivery=False),
+                name="delivery_once_per_event",
+            ),
+        ]
         indexes = [
             # The retry sweep: pending deliveries whose next attempt is due.
             models.Index(

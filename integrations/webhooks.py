@@ -1,13 +1,25 @@
 """Outbound webhooks: order events → signed HTTP POSTs to an organisation's endpoints.
 
-Flow: a service commits an ``OrderEvent``; ``orders.effects`` calls ``on_order_events``
-after the commit; it maps the events to webhook event types, writes one
-``WebhookDelivery`` per matching subscription (in bulk) and enqueues one Celery task per
-delivery. The task calls ``deliver``: it claims the row (``SELECT … FOR UPDATE``, then a
+Flow: a service writes an ``OrderEvent`` and, in the same transaction, an outbox entry
+(``orders.effects``); the relay (right after the commit, or from beat if the worker
+died) calls ``on_order_events``: it maps the events to webhook event types, writes one
+``WebhookDelivery`` per matching subscription (in bulk, once per event and subscription)
+and, after that commit, enqueues one Celery task per delivery. The task calls ``deliver``: it claims the row (``SELECT … FOR UPDATE``, then a
 lease on ``next_attempt_at``), POSTs the exact JSON body, and records the outcome.
 Failures are retried by the ``webhooks`` job (``retry_due_deliveries``) on the back-off
 schedule ``BACKOFF``; after the last try the delivery is ``failed`` and can be redelivered
 from the admin or the API (a new row with the same event id).
+
+Targets (issue 11): only public internet addresses. ``validate_url`` refuses private,
+loopback, link-local, multicast, reserved, unspecified, CGNAT and metadata addresses
+(in any notation, IPv4-mapped and other IPv6 forms of them included) and internal names
+when a subscription is saved; ``resolve_destination`` resolves the host again at every
+delivery, refuses if any answer is inside, and the connection goes to the checked
+address (Host and TLS SNI stay the URL's host), so a DNS answer that changes between
+check and connect cannot reach inside. Redirects are not followed, no proxy from the
+environment is used, and https is required unless ``DEBUG``. Loopback is allowed only
+with ``OMS_WEBHOOK_ALLOW_LOOPBACK`` (development, tests). The delivery log keeps the
+status code, a short error and timing; the receiver's answer is never stored.
 
 Each request carries ``X-OMS-Signature: t=<unix>,v1=<hex>`` where ``v1`` is
 HMAC-SHA256(secret, ``"<t>.<body>"``). The timestamp is signed too, so a receiver that
@@ -24,10 +36,12 @@ import http.client
 import ipaddress
 import json
 import logging
-import urllib.error
-import urllib.request
+import socket
+import ssl
+import time
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -90,7 +104,6 @@ TIMEOUT_SECONDS = 10
 CLAIM_LEASE = timedelta(minutes=6)
 SWEEP_BATCH = 500
 SWEEP_MAX_BATCHES = 10
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 USER_AGENT = "OMS-Webhooks/1"
 
 _EVENT_NAMESPACE = uuid.UUID("6f1d3b0e-5a3c-4c5e-9a57-0d9f0c1b7e21")
@@ -99,8 +112,99 @@ _EVENT_NAMESPACE = uuid.UUID("6f1d3b0e-5a3c-4c5e-9a57-0d9f0c1b7e21")
 # --- subscriptions ------------------------------------------------------------------
 
 
+LOOPBACK_NAMES = frozenset(
+    {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+)
+# Names that only mean something inside a network (cloud metadata, mDNS, home routers).
+INTERNAL_NAMES = frozenset({"metadata", "metadata.google.internal", "instance-data"})
+INTERNAL_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa")
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_LOOPBACK = "loopback"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64, compatible)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in network for network in _NAT64) or (
+        ip in _IPV4_COMPATIBLE and int(ip) > 1
+    ):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def address_refusal(ip: IPAddress) -> str | None:
+    """Why ``ip`` may not receive webhooks: ``"loopback"``, another reason, or None."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_loopback:
+            return _LOOPBACK
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return address_refusal(embedded)
+        if ip.is_site_local:
+            return "a private address"
+    if ip.is_loopback:
+        return _LOOPBACK
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_link_local:
+        return "a link-local (metadata) address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        return "a shared (CGNAT) address"
+    if ip.is_private:
+        return "a private address"
+    if ip.is_reserved or not ip.is_global:
+        return "a reserved address"
+    return None
+
+
+def _literal_address(host: str) -> IPAddress | None:
+    """``host`` as an IP address in any notation a resolver accepts, or None for a name.
+
+    ``2130706433``, ``0x7f.1``, ``0177.0.0.1`` and ``127.1`` are all 127.0.0.1 to
+    ``getaddrinfo``: a host whose last label is a number is an IPv4 address or invalid.
+    """
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    last = host.rstrip(".").rsplit(".", 1)[-1]
+    if last.isdigit() or last.startswith("0x"):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
+        except OSError:
+            raise ValueError(host) from None
+    return None
+
+
+def _refuse(url: str, reason: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"The URL's host is {reason}; webhooks go to public internet addresses only.",
+        fields={"url": url},
+    )
+
+
+def _loopback_allowed() -> bool:
+    return bool(getattr(settings, "OMS_WEBHOOK_ALLOW_LOOPBACK", False))
+
+
 def validate_url(url: str) -> str:
-    """Only http(s); https unless DEBUG or a local test endpoint. Raises ValidationFailed."""
+    """The rules every subscription URL follows, checked without any lookup.
+
+    http(s) only, no credentials; https unless ``DEBUG`` (or a loopback target allowed
+    by ``OMS_WEBHOOK_ALLOW_LOOPBACK``); no private, loopback, link-local, multicast,
+    reserved, CGNAT or metadata address, in any notation, nor a name that only exists
+    inside a network. Names are resolved and checked again at every delivery
+    (``resolve_destination``). Raises ValidationFailed.
+    """
     url = (url or "").strip()
     try:
         parts = urlsplit(url)
@@ -119,7 +223,27 @@ def validate_url(url: str) -> str:
         )
     if not _is_host(host):
         raise ValidationFailed("The URL's host is not valid.", fields={"url": url})
-    if parts.scheme != "https" and not (settings.DEBUG or host in LOCAL_HOSTS):
+    try:
+        literal = _literal_address(host)
+    except ValueError:
+        raise ValidationFailed(
+            "The URL's host is not valid.", fields={"url": url}
+        ) from None
+    name = host.rstrip(".")
+    if literal is not None:
+        refusal = address_refusal(literal)
+    elif name in LOOPBACK_NAMES:
+        refusal = _LOOPBACK
+    elif name in INTERNAL_NAMES or name.endswith(INTERNAL_SUFFIXES):
+        refusal = "an internal name"
+    elif "." not in name:
+        refusal = "a name without a domain"
+    else:
+        refusal = None
+    loopback = refusal == _LOOPBACK and _loopback_allowed()
+    if refusal is not None and not loopback:
+        raise _refuse(url, "loopback" if refusal == _LOOPBACK else refusal)
+    if parts.scheme != "https" and not (settings.DEBUG or loopback):
         raise ValidationFailed("The URL must use https.", fields={"url": url})
     return url
 
@@ -139,6 +263,58 @@ def _is_host(host: str) -> bool:
         and not label.endswith("-")
         for label in labels
     )
+
+
+class Unresolvable(Exception):
+    """The host has no address now (a retryable failure, unlike a refusal)."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one delivery goes: the URL's host (for Host and SNI) and the checked IP."""
+
+    scheme: str
+    host: str
+    port: int
+    target: str  # path and query
+    ip: str
+
+
+def resolve_destination(url: str) -> Destination:
+    """Check ``url``, resolve its host, check every address; the one to connect to.
+
+    Raises ValidationFailed when the URL or any address it resolves to is refused (a
+    name with one inside address among public ones is refused), Unresolvable when
+    the name does not resolve. The caller connects to ``ip``, never resolving again,
+    so a DNS answer that changes between check and connect cannot reach inside.
+    """
+    url = validate_url(url)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    literal = _literal_address(host)
+    if literal is not None:
+        addresses: list[IPAddress] = [literal]
+    else:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise Unresolvable(host) from exc
+        addresses = list(
+            dict.fromkeys(
+                ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos
+            )
+        )
+        if not addresses:
+            raise Unresolvable(host)
+    for address in addresses:
+        refusal = address_refusal(address)
+        if refusal is not None and not (refusal == _LOOPBACK and _loopback_allowed()):
+            raise _refuse(url, "loopback" if refusal == _LOOPBACK else refusal)
+    target = parts.path or "/"
+    if parts.query:
+        target += f"?{parts.query}"
+    return Destination(parts.scheme, host, port, target, str(addresses[0]))
 
 
 def validate_events(events: Iterable[str]) -> list[str]:
@@ -289,7 +465,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def on_order_events(event_ids: Sequence[int]) -> list[int]:
-    """The ``orders.effects`` handler: write deliveries for committed events, enqueue them.
+    """The ``orders.effects`` handler: write deliveries for committed events, enqueue
+    them after the relay's commit. Idempotent: an event's delivery to a subscription is
+    written once (checked here, and by the ``delivery_once_per_event`` constraint).
 
     A constant number of queries however many events: events, subscriptions, orders
     (with items), existing deliveries, one bulk insert.
@@ -385,8 +563,15 @@ def _create_deliveries(pairs) -> list[int]:
         )
     created = WebhookDelivery.objects.bulk_create(rows)
     ids = [delivery.pk for delivery in created]
-    enqueue(ids)
+    _enqueue_on_commit(ids)
     return ids
+
+
+def _enqueue_on_commit(ids: list[int]) -> None:
+    """Send once the rows are committed; if this worker dies first, the retry sweep
+    (the ``webhooks`` job) finds them pending and due."""
+    if ids:
+        transaction.on_commit(lambda: enqueue(ids))
 
 
 def publish(
@@ -394,22 +579,30 @@ def publish(
     organisation_id: int,
     event_type: str,
     data: dict,
-    event_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | str | None = None,
+    created: str | None = None,
 ) -> list[int]:
     """Send any event (e.g. ``aftersales.opened``) to the organisation's subscribers.
 
-    For callers outside the order timeline (after-sales cases). Call it after commit.
+    For callers outside the order timeline. Durable callers do not call it directly:
+    they ``emit_event`` in their transaction and the outbox relay calls it. With an
+    ``event_id``, a subscription that already has this event gets nothing new.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    event_id = event_id or uuid.uuid4()
+    event_id = uuid.UUID(str(event_id)) if event_id else uuid.uuid4()
     now = timezone.now()
     payload = {
         "id": str(event_id),
         "type": event_type,
-        "created": now.isoformat(),
+        "created": created or now.isoformat(),
         "data": _jsonable(data),
     }
+    done = set(
+        WebhookDelivery.objects.filter(event_id=event_id).values_list(
+            "subscription_id", flat=True
+        )
+    )
     rows = [
         WebhookDelivery(
             subscription=subscription,
@@ -422,11 +615,44 @@ def publish(
         for subscription in WebhookSubscription.objects.filter(
             organisation_id=organisation_id, is_active=True
         ).order_by("id")
-        if event_type in subscription.events
+        if event_type in subscription.events and subscription.pk not in done
     ]
     ids = [d.pk for d in WebhookDelivery.objects.bulk_create(rows)]
-    enqueue(ids)
+    _enqueue_on_commit(ids)
     return ids
+
+
+PUBLISH_TOPIC = "webhook"
+
+
+def emit_event(*, organisation_id: int, event_type: str, data: dict) -> None:
+    """Publish ``event_type`` durably: an outbox entry in the caller's transaction,
+    with the event's id and time fixed now, delivered by the relay once."""
+    from orders import effects
+
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    effects.emit(
+        PUBLISH_TOPIC,
+        {
+            "organisation_id": organisation_id,
+            "event_type": event_type,
+            "event_id": str(uuid.uuid4()),
+            "created": timezone.now().isoformat(),
+            "data": _jsonable(data),
+        },
+    )
+
+
+def on_publish(data: dict) -> list[int]:
+    """The outbox handler for ``emit_event`` entries."""
+    return publish(
+        organisation_id=data["organisation_id"],
+        event_type=data["event_type"],
+        data=data["data"],
+        event_id=data["event_id"],
+        created=data.get("created"),
+    )
 
 
 def enqueue(delivery_ids: Iterable[int]) -> list[dict]:
@@ -446,38 +672,70 @@ def enqueue(delivery_ids: Iterable[int]) -> list[dict]:
 # --- delivery -----------------------------------------------------------------------
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failure: never re-send (or drop) a signed body elsewhere."""
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the checked address; Host stays the URL's host. No proxy from the
+    environment, and http.client never follows a redirect (a 3xx is a failure)."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+    def __init__(self, destination: Destination, timeout: float) -> None:
+        super().__init__(destination.host, destination.port, timeout=timeout)
+        self._ip = destination.ip
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._ip, self.port), self.timeout)
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As above, over TLS: the certificate is verified for the URL's host (SNI too)."""
+
+    def __init__(self, destination: Destination, timeout: float) -> None:
+        super().__init__(
+            destination.host,
+            destination.port,
+            timeout=timeout,
+            context=ssl.create_default_context(),
+        )
+        self._ip = destination.ip
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._ip, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
-    """POST; returns (status code or None, error text or '')."""
-    # The scheme is checked by validate_url (http/https only) before every send.
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+def _post(
+    destination: Destination, body: bytes, headers: dict[str, str]
+) -> tuple[int | None, str]:
+    """POST to the pinned address; (status code or None, a short error or '').
+
+    The log keeps the status only: the receiver's answer is read (at most 1 KiB, so the
+    connection closes cleanly) and dropped, never stored or echoed.
+    """
+    connection_class = (
+        _PinnedHTTPSConnection
+        if destination.scheme == "https"
+        else _PinnedHTTPConnection
+    )
+    connection = connection_class(destination, TIMEOUT_SECONDS)
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            response.read(1024)
+        connection.request("POST", destination.target, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(1024)
+        if 200 <= response.status < 300:
             return response.status, ""
-    except urllib.error.HTTPError as exc:
-        try:
-            snippet = exc.read(500).decode(errors="replace")
-        except Exception:
-            snippet = ""
-        return exc.code, f"HTTP {exc.code}: {snippet}".strip()
-    except (
-        urllib.error.URLError,
-        http.client.HTTPException,
-        OSError,
-        ValueError,
-    ) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(exc).__name__}: {reason}"[:1000]
+        return response.status, f"HTTP {response.status}"
+    except TimeoutError:
+        return None, "Timed out"
+    except ConnectionRefusedError:
+        return None, "Connection refused"
+    except ssl.SSLCertVerificationError:
+        return None, "TLS certificate not valid for the host"
+    except ssl.SSLError:
+        return None, "TLS error"
+    except http.client.HTTPException:
+        return None, "Invalid HTTP response"
+    except (OSError, ValueError, UnicodeError):
+        return None, "Connection failed"
+    finally:
+        connection.close()
 
 
 def _claim(delivery_id: int, now: datetime) -> tuple[WebhookDelivery, int] | None:
@@ -510,14 +768,18 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> WebhookDelivery
     delivery, attempt = claimed
     subscription = delivery.subscription
     status_code: int | None = None
+    started = time.monotonic()
     if not subscription.is_active:
         error = "The subscription is disabled."
         status_code, ok, give_up = None, False, True
     else:
         try:
-            url = validate_url(subscription.url)
+            destination = resolve_destination(subscription.url)
         except ValidationFailed as exc:
-            error, ok, give_up = f"Refused URL: {exc.message}", False, True
+            error, ok, give_up = f"Refused destination: {exc.message}", False, True
+        except Unresolvable:
+            error, ok = "Could not resolve the host", False
+            give_up = attempt >= MAX_ATTEMPTS
         else:
             body = body_of(delivery)
             timestamp = int(timezone.now().timestamp())
@@ -529,14 +791,17 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> WebhookDelivery
                 "X-OMS-Delivery": str(delivery.pk),
                 "X-OMS-Signature": sign(subscription.secret, timestamp, body),
             }
-            status_code, error = _post(url, body, headers)
+            status_code, error = _post(destination, body, headers)
             ok = status_code is not None and 200 <= status_code < 300
             give_up = attempt >= MAX_ATTEMPTS
+    duration_ms = int((time.monotonic() - started) * 1000)
     finished = timezone.now()
     fields: dict[str, Any] = {
         "attempts": attempt,
         "last_status_code": status_code,
         "last_error": "" if ok else (error or f"HTTP {status_code}")[:2000],
+        "last_attempt_at": now,
+        "last_duration_ms": duration_ms,
     }
     if ok:
         fields.update(status=WebhookDelivery.Status.SUCCEEDED, delivered_at=finished)
@@ -611,6 +876,7 @@ def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
         payload=delivery.payload,
         next_attempt_at=now,
         created_at=now,
+        is_redelivery=True,
     )
     transaction.on_commit(lambda: enqueue([copy.pk]))
     return copy

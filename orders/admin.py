@@ -18,6 +18,7 @@ from orders.models import (
     OrderEvent,
     OrderItem,
     Organisation,
+    OutboxEntry,
     Shop,
     SignInAttempt,
     Violation,
@@ -307,3 +308,20 @@ class SignInAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("outcome",)
     search_fields = ("=username", "=address")
     date_hierarchy = "at"
+
+
+@admin.register(OutboxEntry)
+class OutboxEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Effects not relayed yet: normally empty; rows with attempts are failing."""
+
+    list_display = ("id", "topic", "created_at", "available_at", "attempts")
+    list_filter = ("topic",)
+    readonly_fields = (
+        "topic",
+        "data",
+        "created_at",
+        "available_at",
+        "attempts",
+        "last_error",
+    )
+    show_full_result_count = False

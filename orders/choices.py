@@ -109,6 +109,7 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed (some items)")
+    ABANDONED = "abandoned", _("Abandoned (the worker stopped)")
 
 
 class BackgroundJobKind(models.TextChoices):

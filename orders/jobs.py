@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from orders import effects
 from orders.choices import JobStatus, NotificationLevel
 from orders.deadlines import process_due_deadlines
 from orders.models import JobRun, Order
@@ -26,13 +27,43 @@ def _deadlines(now: datetime) -> tuple[dict, list]:
 
 JOBS: dict[str, Callable[[datetime], tuple[dict, list]]] = {
     "deadlines": _deadlines,
+    # The outbox relay (orders/effects.py); beat runs it every few seconds through
+    # the ``orders.relay_outbox`` task, without a JobRun record each time.
+    "outbox": effects.run_job,
 }
+
+ABANDONED_ERROR = (
+    "the worker stopped before the run finished (killed or lost); "
+    "the next run redoes what is left"
+)
+
+
+def mark_abandoned_runs() -> int:
+    """Runs still "running" past the lease lost their worker: mark them abandoned.
+
+    A run has no heartbeat; the lease (``OMS_JOB_RUN_LEASE_SECONDS``) is longer than
+    Celery's hard time limit, so only a dead run is this old. Runs never block each
+    other (every job is safe to run twice or in parallel), so this is for the record
+    and the admin, not a lock.
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.OMS_JOB_RUN_LEASE_SECONDS)
+    return JobRun.objects.filter(
+        status=JobStatus.RUNNING, started_at__lt=cutoff
+    ).update(
+        status=JobStatus.ABANDONED,
+        finished_at=now,
+        errors=[{"error": ABANDONED_ERROR}],
+    )
 
 
 def run_job(name: str, *, now: datetime | None = None) -> JobRun:
     """Run job ``name`` once as of ``now`` and record the run (errors included)."""
     if name not in JOBS:
         raise KeyError(f"unknown job {name!r}; known: {', '.join(JOBS)}")
+    abandoned = mark_abandoned_runs()
+    if abandoned:
+        logger.warning("marked %s job run(s) abandoned (their worker died)", abandoned)
     run = JobRun.objects.create(job=name, as_of=now or timezone.now())
     try:
         counts, errors = JOBS[name](run.as_of)

@@ -607,3 +607,29 @@ class SignInAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} {self.address} {self.outcome}"
+
+
+class OutboxEntry(models.Model):
+    """Effects of a change, written in the change's own transaction (the outbox).
+
+    ``orders.effects`` writes one row per transaction (e.g. the ids of the order events
+    it created) and the relay hands it to the registered handlers, then deletes it in
+    the handlers' transaction: a worker killed after the commit loses nothing, and a
+    row is handled once.
+    """
+
+    topic = models.CharField(max_length=40)
+    data = models.JSONField()
+    created_at = models.DateTimeField(default=now)
+    # Not before: pushed back after a handler failed.
+    available_at = models.DateTimeField(default=now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["available_at", "id"], name="outbox_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}"

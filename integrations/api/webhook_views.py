@@ -1,8 +1,11 @@
 """Outbound webhooks API: subscriptions, their delivery log, and redelivery.
 
 Scope ``webhooks``; a signed-in person needs the owner's "manage organisation" right.
-Another organisation's subscriptions and deliveries are a 404, as for missing ones.
-The secret is returned once, in the create response.
+Subscriptions are organisation-wide (they receive every shop's events, and the delivery
+log carries every shop's orders), so a key or member limited to some shops is refused
+the whole API (403), not shown a filtered log. Another organisation's subscriptions
+and deliveries are a 404, as for missing ones. The secret is returned once, in the
+create response. The log keeps status and timing, never the receiver's answer.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -33,7 +36,9 @@ TAGS = ["webhooks"]
 
 class SubscriptionInput(serializers.Serializer):
     url = serializers.URLField(
-        max_length=500, help_text="https (http only for localhost in development)"
+        max_length=500,
+        help_text="https, to a public internet address (private, loopback, link-local "
+        "and metadata addresses are refused here and again at every delivery)",
     )
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=list(webhooks.EVENT_TYPES)),
@@ -78,8 +83,8 @@ class DeliveryOutput(serializers.ModelSerializer):
         model = WebhookDelivery
         fields = [
             "id", "subscription", "event_id", "event_type", "status", "attempts",
-            "next_attempt_at", "last_status_code", "last_error", "created_at",
-            "delivered_at", "payload",
+            "next_attempt_at", "last_status_code", "last_error", "last_attempt_at",
+            "last_duration_ms", "created_at", "delivered_at", "payload",
         ]  # fmt: skip
 
 
@@ -99,7 +104,9 @@ DELIVERY_EXAMPLE = {
     "attempts": 7,
     "next_attempt_at": "2026-11-21T07:40:00Z",
     "last_status_code": 500,
-    "last_error": "HTTP 500: Internal Server Error",
+    "last_error": "HTTP 500",
+    "last_attempt_at": "2026-11-21T07:39:58Z",
+    "last_duration_ms": 212,
     "created_at": "2026-11-20T08:00:00Z",
     "delivered_at": None,
     "payload": {
@@ -123,6 +130,11 @@ class WebhookApiView(OmsApiView):
             membership.role, MANAGE_ORGANISATION
         ):
             raise PermissionDenied("Only an owner may manage webhooks.")
+        if self.ctx.shop_ids is not None:
+            raise PermissionDenied(
+                "Webhooks receive every shop's events: a key or member limited to "
+                "some shops may not manage them or read their delivery log."
+            )
 
     def get_subscription(self, subscription_id: int) -> WebhookSubscription:
         subscription = WebhookSubscription.objects.filter(

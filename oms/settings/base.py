@@ -261,6 +261,12 @@ CELERY_BEAT_SCHEDULE = {
         "args": ("deadlines",),
         "options": {"expires": 55},  # a run that could not start in time is dropped
     },
+    "outbox": {
+        "task": "orders.relay_outbox",
+        # Effects (webhooks) a worker killed after its commit left in the outbox.
+        "schedule": float(os.environ.get("OMS_OUTBOX_RELAY_SECONDS", "5")),
+        "options": {"expires": 4},
+    },
     "webhooks": {
         "task": "orders.run_job",
         "schedule": 60.0,
@@ -376,3 +382,10 @@ OMS_BATCH_SYNC_LIMIT = int(os.environ.get("OMS_BATCH_SYNC_LIMIT", "500"))
 OMS_BACKGROUND_JOB_CHUNK = int(os.environ.get("OMS_BACKGROUND_JOB_CHUNK", "200"))
 OMS_BACKGROUND_JOB_CHUNKS_PER_TASK = 20
 OMS_BACKGROUND_JOB_STALL_SECONDS = 300  # no progress for this long: enqueued again
+# Outbound webhooks may go to loopback (127.0.0.0/8, ::1, localhost) only when this is
+# on: for development and the tests' local receiver. Private, link-local, CGNAT and
+# metadata addresses are refused whatever it says (integrations/webhooks.py).
+OMS_WEBHOOK_ALLOW_LOOPBACK = env_bool("OMS_WEBHOOK_ALLOW_LOOPBACK", False)
+# A job run still "running" this long after it started is marked abandoned (its worker
+# died): longer than Celery's hard time limit, so a live run is never marked.
+OMS_JOB_RUN_LEASE_SECONDS = int(os.environ.get("OMS_JOB_RUN_LEASE_SECONDS", "900"))

@@ -66,3 +66,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# The webhook tests deliver to a receiver on 127.0.0.1 (and only there).
+OMS_WEBHOOK_ALLOW_LOOPBACK = True
