@@ -9,7 +9,10 @@ class IntegrationsConfig(AppConfig):
     verbose_name = _("Integrations")
 
     def ready(self) -> None:
+        from django.core import checks
+
         from integrations import inbound, tasks, webhooks
+        from integrations.api.checks import check_api_permissions
         from orders import effects
         from orders.jobs import JOBS
 
@@ -19,4 +22,6 @@ class IntegrationsConfig(AppConfig):
         JOBS["webhooks"] = webhooks.run_job
         # Crash recovery for platform pushes left unprocessed (integrations/inbound.py).
         JOBS["inbound"] = inbound.run_inbound_job
+        # Every API view declares its permission and scope (oms.E001).
+        checks.register(check_api_permissions, checks.Tags.security)
         del tasks  # imported only to register its tasks (deliver_webhook, process_inbound_event)

@@ -114,6 +114,7 @@ DELIVERY_EXAMPLE = {
 
 
 class WebhookApiView(OmsApiView):
+    permission = MANAGE_ORGANISATION
     scope = Scope.WEBHOOKS
 
     def initial(self, request, *args, **kwargs):
