@@ -1,17 +1,19 @@
-"""Keys that could push orders (``orders:write``) keep doing so: they get the new
-``orders:ingest`` scope, which bulk upsert and case ingest now need. Keys without
-``orders:write`` are left as they were. Reversing removes the scope again."""
+"""Keys that could push platform observations keep doing so: bulk upsert needed
+``orders:write`` and case ingest ``aftersales:write``; both now need the new
+``orders:ingest`` scope, so every key holding either gets it (a key that held only
+``aftersales:write`` can now also upsert orders, under the platform's rules). Other
+keys are left as they were. Reversing removes the scope again."""
 
 from django.db import migrations
 
-WRITE, INGEST = "orders:write", "orders:ingest"
+WRITES, INGEST = {"orders:write", "aftersales:write"}, "orders:ingest"
 
 
 def grant(apps, schema_editor):
     ApiKey = apps.get_model("integrations", "ApiKey")
     for key in ApiKey.objects.all().only("pk", "scopes"):
         scopes = list(key.scopes or [])
-        if WRITE in scopes and INGEST not in scopes:
+        if WRITES & set(scopes) and INGEST not in scopes:
             key.scopes = sorted([*scopes, INGEST])
             key.save(update_fields=["scopes"])
 

@@ -163,3 +163,34 @@ def test_a_shop_limited_member_may_not_undo_a_merge_group_of_another_shop(
     response = client.post(f"/api/v1/orders/{orders[0].pk}/merge/undo/", format="json")
     assert response.status_code == 404
     assert merging.group_orders(orders[0].pk)[0] == group.pk
+
+
+def test_a_shop_limited_member_cannot_track_or_scan_another_shops_parcel(
+    organisation, carrier, batch, two_shops
+):
+    mine, other = two_shops
+    theirs = Package.objects.get(order__shop=other)
+    own = make_order(mine, "WAIT_SELLER_SEND_GOODS")
+    client = member_client(organisation, Role.WAREHOUSE, shops=[mine])
+    response = client.post(
+        "/api/v1/tracking-events/",
+        {"events": [{"carrier": carrier.code, "tracking_number": theirs.tracking_number,
+                     "occurred_at": timezone.now().isoformat(), "code": "delivered"}]},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.json()["results"][0]["outcome"] == "error"
+    assert response.json()["results"][0]["error"]["code"] == "not_found"
+    assert not TrackingEvent.objects.filter(package=theirs).exists()
+
+    created = client.post(
+        "/api/v1/print-batches/",
+        {"order_ids": [own.pk], "carrier": carrier.code},
+        format="json",
+    )
+    scanned = client.post(
+        f"/api/v1/print-batches/{created.json()['id']}/scan/",
+        {"tracking_number": theirs.tracking_number},
+        format="json",
+    )
+    assert scanned.json() == {"outcome": "unknown"}
