@@ -15,6 +15,7 @@ from logistics.models import (
     PrintBatchPackage,
     TrackingNumberPool,
 )
+from orders.models import Order
 
 EXPIRING_SOON = timedelta(days=7)
 
@@ -35,6 +36,19 @@ def print_batches_of(
         batch__organisation=organisation
     ).exclude(package__order__shop_id__in=shop_ids)
     return batches.exclude(pk__in=outside.values("batch_id"))
+
+
+def print_batch_for(
+    organisation, shop_ids: frozenset[int] | None, batch_id: int
+) -> PrintBatch | None:
+    """One batch, or None when it is not the caller's to open (``print_batches_of``):
+    the orders it refused (``failures``) count too, they name orders and reasons."""
+    batch = print_batches_of(organisation, shop_ids).filter(pk=batch_id).first()
+    if batch is None or shop_ids is None or not batch.failures:
+        return batch
+    named = {row.get("order_id") for row in batch.failures}
+    outside = Order.objects.filter(pk__in=named).exclude(shop_id__in=shop_ids)
+    return None if outside.exists() else batch
 
 
 def with_counts(queryset: QuerySet[TrackingNumberPool]) -> QuerySet[TrackingNumberPool]:

@@ -18,7 +18,7 @@ from logistics import print_batches
 from logistics.errors import TrackingNumberTaken
 from logistics.models import Carrier, PrintBatch
 from logistics.printing import DEFAULT_SIZE, LABEL_SIZES
-from logistics.selectors import print_batches_of
+from logistics.selectors import print_batch_for, print_batches_of
 from logistics.shipping import MAX_BATCH, ship
 from oms.core.errors import OmsError
 from orders import permissions as p
@@ -87,7 +87,7 @@ def _warehouse(request: HttpRequest):
 
 def _get_batch(ws, batch_id: int) -> PrintBatch:
     """The batch, if every order in it is within the member's shops (404 otherwise)."""
-    batch = print_batches_of(ws.organisation, ws.shop_ids).filter(pk=batch_id).first()
+    batch = print_batch_for(ws.organisation, ws.shop_ids, batch_id)
     if batch is None:
         raise Http404(_("No such print batch."))
     return batch

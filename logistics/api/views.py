@@ -25,7 +25,7 @@ from logistics.models import (
     TrackingEvent,
     TrackingSource,
 )
-from logistics.selectors import packages_of_order, print_batches_of
+from logistics.selectors import packages_of_order, print_batch_for
 from oms.core.errors import NotFound, OmsError
 from orders import permissions as p
 from orders.api.views import (
@@ -207,11 +207,7 @@ PDF_RESPONSES = {(200, "application/pdf"): PDF, **ERRORS}
 
 def _batch(view: OmsApiView, batch_id: int) -> PrintBatch:
     """The batch, if every order in it is within the caller's shops (404 otherwise)."""
-    batch = (
-        print_batches_of(view.ctx.organisation, view.ctx.shop_ids)
-        .filter(pk=batch_id)
-        .first()
-    )
+    batch = print_batch_for(view.ctx.organisation, view.ctx.shop_ids, batch_id)
     if batch is None:
         raise NotFound("No such print batch.", batch_id=batch_id)
     return batch

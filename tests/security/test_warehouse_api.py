@@ -194,3 +194,38 @@ def test_a_shop_limited_member_cannot_track_or_scan_another_shops_parcel(
         format="json",
     )
     assert scanned.json() == {"outcome": "unknown"}
+
+
+def test_a_batch_that_refused_another_shops_order_is_not_found_either(
+    organisation, carrier, two_shops
+):
+    """The refusals list names orders and reasons: they count as the batch's orders."""
+    mine, other = two_shops
+    make_pool(organisation, carrier, count=5)
+    unpaid = make_order(other, "WAIT_BUYER_PAY")
+    shippable = make_order(mine, "WAIT_SELLER_SEND_GOODS")
+    owner = MembershipFactory(organisation=organisation, role=Role.OWNER)
+    batch, _ = pb.print_labels(
+        organisation=organisation, actor=Actor.member(owner),
+        order_ids=[shippable.pk, unpaid.pk], carrier_code=carrier.code,
+    )  # fmt: skip
+    assert [row["order_id"] for row in batch.failures] == [unpaid.pk]
+    client = member_client(organisation, Role.WAREHOUSE, shops=[mine])
+    assert client.get(f"/api/v1/print-batches/{batch.pk}/").status_code == 404
+    assert client.get(f"/warehouse/batches/{batch.pk}/").status_code == 404
+    unlimited = member_client(organisation, Role.WAREHOUSE)
+    assert unlimited.get(f"/api/v1/print-batches/{batch.pk}/").status_code == 200
+
+
+def test_a_shop_limited_member_may_not_undo_another_shops_merge_on_the_page(
+    organisation, two_shops
+):
+    mine, other = two_shops
+    orders = [make_order(other, "WAIT_SELLER_SEND_GOODS") for _ in range(2)]
+    owner = MembershipFactory(organisation=organisation, role=Role.OWNER)
+    group = merging.merge_orders(
+        order_ids=[o.pk for o in orders], actor=Actor.member(owner)
+    )
+    client = member_client(organisation, Role.OPERATOR, shops=[mine])
+    assert client.post(f"/warehouse/merge/{group.pk}/undo/").status_code == 404
+    assert merging.group_orders(orders[0].pk)[0] == group.pk
