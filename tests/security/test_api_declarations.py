@@ -132,3 +132,11 @@ def test_every_operation_checks_the_members_role_first(role):
         if response.status_code >= 500 or allowed == refused:
             wrong.append((method.upper(), route, response.status_code))
     assert wrong == []
+
+
+def test_the_case_batch_route_declares_the_permission_of_every_batch_action():
+    from aftersales.api.views import BATCH_ACTIONS, CaseBatchApi, action_permission
+
+    assert {action_permission(action) for action in BATCH_ACTIONS} == {
+        CaseBatchApi.permission
+    }
