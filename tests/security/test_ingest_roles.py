@@ -212,3 +212,21 @@ def test_before_shipment_the_platform_may_change_the_address(shop, ingest):
     assert result["refused"] == []
     order.refresh_from_db()
     assert order.address_street == "Elsewhere 1"
+
+
+def test_a_native_push_follows_the_same_rules_and_the_timeline_says_so(shop):
+    """Platform pushes (integrations.inbound) ingest through the same function."""
+    from orders.ingest import ingest_order
+    from orders.services import Actor
+
+    order = make_order(shop, "WAIT_SELLER_SEND_GOODS")
+    result = ingest_order(
+        shop=shop,
+        payload=later(order, total="1.00", buyer_message="push"),
+        actor=Actor.platform("taobao"),
+    )
+    assert result.refused == [{"field": "total", "code": "amount_locked_after_payment"}]
+    order.refresh_from_db()
+    assert (order.total, order.buyer_message) == (Decimal("107.80"), "push")
+    event = order.events.order_by("-pk").first()
+    assert event.data["refused"] == result.refused
