@@ -5,7 +5,8 @@ Views parse input, call ``aftersales.services`` (or ``aftersales.ingest``) and r
 errors are the services' own, in the one API error shape: a refused action is 409
 ``invalid_transition`` with the allowed actions, a stale ``expected_version`` 412, another
 organisation's case 404 as for a missing one. Reading needs ``orders:read``; every
-change ``aftersales:write``.
+change ``aftersales:write``; the ingest of platform requests ``orders:ingest`` (members:
+owners only), as the platform's voice.
 """
 
 from collections.abc import Mapping
