@@ -95,7 +95,13 @@ def print_labels(
             )
             for order_id, outcome in zip(plain, outcomes, strict=True):
                 if isinstance(outcome, OmsError):
-                    failures.append({"order_id": order_id, "reason": _reason(outcome)})
+                    failures.append(
+                        {
+                            "order_id": order_id,
+                            "reason": _reason(outcome),
+                            "code": outcome.code,
+                        }
+                    )
                 else:
                     shipped[order_id] = [outcome]
         entries: list[PrintBatchPackage] = []
@@ -199,7 +205,9 @@ def _ship_merged_and_split(
             else:
                 plain.append(order_id)
         except OmsError as exc:
-            failures.append({"order_id": order_id, "reason": _reason(exc)})
+            failures.append(
+                {"order_id": order_id, "reason": _reason(exc), "code": exc.code}
+            )
     return plain
 
 

@@ -42,11 +42,14 @@ def print_batch_for(
     organisation, shop_ids: frozenset[int] | None, batch_id: int
 ) -> PrintBatch | None:
     """One batch, or None when it is not the caller's to open (``print_batches_of``):
-    the orders it refused (``failures``) count too, they name orders and reasons."""
+    the orders it refused (``failures``) count too, they name orders and reasons;
+    except those refused as not found (the caller's own typing, nothing revealed)."""
     batch = print_batches_of(organisation, shop_ids).filter(pk=batch_id).first()
     if batch is None or shop_ids is None or not batch.failures:
         return batch
-    named = {row.get("order_id") for row in batch.failures}
+    named = {
+        row.get("order_id") for row in batch.failures if row.get("code") != "not_found"
+    }
     outside = Order.objects.filter(pk__in=named).exclude(shop_id__in=shop_ids)
     return None if outside.exists() else batch
 

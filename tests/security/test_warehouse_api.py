@@ -229,3 +229,28 @@ def test_a_shop_limited_member_may_not_undo_another_shops_merge_on_the_page(
     client = member_client(organisation, Role.OPERATOR, shops=[mine])
     assert client.post(f"/warehouse/merge/{group.pk}/undo/").status_code == 404
     assert merging.group_orders(orders[0].pk)[0] == group.pk
+
+
+def test_a_shop_limited_member_still_opens_a_batch_that_refused_an_order_it_cannot_see(
+    organisation, carrier, two_shops
+):
+    """A typed id of another shop's order is refused as not found: that reveals nothing,
+    so the member's own batch stays theirs to open."""
+    mine, other = two_shops
+    make_pool(organisation, carrier, count=5)
+    own = make_order(mine, "WAIT_SELLER_SEND_GOODS")
+    theirs = make_order(other, "WAIT_SELLER_SEND_GOODS")
+    client = member_client(organisation, Role.WAREHOUSE, shops=[mine])
+    created = client.post(
+        "/api/v1/print-batches/",
+        {"order_ids": [own.pk, theirs.pk], "carrier": carrier.code},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["failures"] == [
+        {"order_id": theirs.pk, "reason": body["failures"][0]["reason"]}
+    ]
+    assert not Package.objects.filter(order=theirs).exists()
+    labels = client.get(f"/api/v1/print-batches/{body['id']}/labels.pdf")
+    assert labels.status_code == 200
