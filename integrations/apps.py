@@ -12,6 +12,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations import inbound, tasks, webhooks
+        from integrations.api.checks import check_api_permissions
         from orders import effects
         from orders.jobs import JOBS
 
@@ -24,6 +25,8 @@ class IntegrationsConfig(AppConfig):
         # Crash recovery for platform pushes left unprocessed (integrations/inbound.py).
         JOBS["inbound"] = inbound.run_inbound_job
         checks.register(check_webhook_targets, checks.Tags.security, deploy=True)
+        # Every API view declares its permission and scope (oms.E001).
+        checks.register(check_api_permissions, checks.Tags.security)
         del tasks  # imported only to register its tasks (deliver_webhook, process_inbound_event)
 
 

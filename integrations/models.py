@@ -16,6 +16,7 @@ from orders.models import Organisation, Shop
 class Scope(models.TextChoices):
     ORDERS_READ = "orders:read", _("Read orders")
     ORDERS_WRITE = "orders:write", _("Change orders")
+    ORDERS_INGEST = "orders:ingest", _("Send platform observations (orders, cases)")
     LOGISTICS_WRITE = "logistics:write", _("Ship and print")
     AFTERSALES_WRITE = "aftersales:write", _("Decide after-sales")
     EXPORTS = "exports", _("Export")

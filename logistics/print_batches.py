@@ -95,7 +95,13 @@ def print_labels(
             )
             for order_id, outcome in zip(plain, outcomes, strict=True):
                 if isinstance(outcome, OmsError):
-                    failures.append({"order_id": order_id, "reason": _reason(outcome)})
+                    failures.append(
+                        {
+                            "order_id": order_id,
+                            "reason": _reason(outcome),
+                            "code": outcome.code,
+                        }
+                    )
                 else:
                     shipped[order_id] = [outcome]
         entries: list[PrintBatchPackage] = []
@@ -199,7 +205,9 @@ def _ship_merged_and_split(
             else:
                 plain.append(order_id)
         except OmsError as exc:
-            failures.append({"order_id": order_id, "reason": _reason(exc)})
+            failures.append(
+                {"order_id": order_id, "reason": _reason(exc), "code": exc.code}
+            )
     return plain
 
 
@@ -363,13 +371,12 @@ def scan(
     number = (tracking_number or "").strip()
     if not number or batch.organisation_id != organisation.pk:
         return ScanResult(UNKNOWN, number)
+    packages = Package.objects.filter(organisation=organisation, tracking_number=number)
+    shops = allowed_shops_for(actor)
+    if shops is not None:  # another shop's parcel is unknown here, not "wrong batch"
+        packages = packages.filter(order__shop_id__in=shops)
     with transaction.atomic():
-        package = (
-            Package.objects.select_for_update(of=("self",))
-            .filter(organisation=organisation, tracking_number=number)
-            .order_by("id")
-            .first()
-        )
+        package = packages.select_for_update(of=("self",)).order_by("id").first()
         if package is None:
             return ScanResult(UNKNOWN, number)
         if not PrintBatchPackage.objects.filter(batch=batch, package=package).exists():

@@ -7,9 +7,51 @@ from decimal import Decimal
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from logistics.models import NumberStatus, Package, PackageItem, TrackingNumberPool
+from logistics.models import (
+    NumberStatus,
+    Package,
+    PackageItem,
+    PrintBatch,
+    PrintBatchPackage,
+    TrackingNumberPool,
+)
+from orders.models import Order
 
 EXPIRING_SOON = timedelta(days=7)
+
+
+def print_batches_of(
+    organisation, shop_ids: frozenset[int] | None
+) -> QuerySet[PrintBatch]:
+    """The print batches a caller limited to ``shop_ids`` (None: every shop) may open.
+
+    A batch holds labels, addresses and phones of every order in it: a caller limited
+    to some shops reaches only batches whose orders are ALL in those shops (any other
+    answers 404, as a missing batch). A merged parcel belongs to one shop.
+    """
+    batches = PrintBatch.objects.filter(organisation=organisation)
+    if shop_ids is None:
+        return batches
+    outside = PrintBatchPackage.objects.filter(
+        batch__organisation=organisation
+    ).exclude(package__order__shop_id__in=shop_ids)
+    return batches.exclude(pk__in=outside.values("batch_id"))
+
+
+def print_batch_for(
+    organisation, shop_ids: frozenset[int] | None, batch_id: int
+) -> PrintBatch | None:
+    """One batch, or None when it is not the caller's to open (``print_batches_of``):
+    the orders it refused (``failures``) count too, they name orders and reasons;
+    except those refused as not found (the caller's own typing, nothing revealed)."""
+    batch = print_batches_of(organisation, shop_ids).filter(pk=batch_id).first()
+    if batch is None or shop_ids is None or not batch.failures:
+        return batch
+    named = {
+        row.get("order_id") for row in batch.failures if row.get("code") != "not_found"
+    }
+    outside = Order.objects.filter(pk__in=named).exclude(shop_id__in=shop_ids)
+    return None if outside.exists() else batch
 
 
 def with_counts(queryset: QuerySet[TrackingNumberPool]) -> QuerySet[TrackingNumberPool]:

@@ -131,8 +131,9 @@ def _ingest_one(
         carrier__code=data["carrier"],
         tracking_number=data["tracking_number"],
     )
-    if actor is not None and actor.shop_ids is not None:
-        packages = packages.filter(order__shop_id__in=actor.shop_ids)
+    shops = allowed_shops_for(actor) if actor is not None else None
+    if shops is not None:  # a member's or key's shop limit
+        packages = packages.filter(order__shop_id__in=shops)
     with transaction.atomic():
         # The package lock serialises concurrent pushes for one parcel.
         package = packages.select_for_update(of=("self",)).first()

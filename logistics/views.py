@@ -18,6 +18,7 @@ from logistics import print_batches
 from logistics.errors import TrackingNumberTaken
 from logistics.models import Carrier, PrintBatch
 from logistics.printing import DEFAULT_SIZE, LABEL_SIZES
+from logistics.selectors import print_batch_for, print_batches_of
 from logistics.shipping import MAX_BATCH, ship
 from oms.core.errors import OmsError
 from orders import permissions as p
@@ -85,7 +86,8 @@ def _warehouse(request: HttpRequest):
 
 
 def _get_batch(ws, batch_id: int) -> PrintBatch:
-    batch = PrintBatch.objects.filter(pk=batch_id, organisation=ws.organisation).first()
+    """The batch, if every order in it is within the member's shops (404 otherwise)."""
+    batch = print_batch_for(ws.organisation, ws.shop_ids, batch_id)
     if batch is None:
         raise Http404(_("No such print batch."))
     return batch
@@ -135,7 +137,7 @@ def print_page(request: HttpRequest) -> HttpResponse:
         "carriers": Carrier.objects.filter(is_active=True),
         "sizes": [(size, size) for size in LABEL_SIZES],
         "size": DEFAULT_SIZE,
-        "batches": PrintBatch.objects.filter(organisation=ws.organisation)[:20],
+        "batches": print_batches_of(ws.organisation, ws.shop_ids)[:20],
     }
     return render(request, "logistics/print.html", context)
 

@@ -144,6 +144,13 @@ def _clean_address(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def address_editable(order: Order) -> bool:
+    """Before shipment: by the seller (edit address) and by the platform (ingest)."""
+    return order.stage in (Stage.UNPAID, Stage.AWAITING_SHIPMENT) and not (
+        _shipment_arranged(order)
+    )
+
+
 def _shipment_arranged(order: Order) -> bool:
     spec = get_spec(order.platform)
     shipped_to = {
@@ -155,9 +162,7 @@ def _shipment_arranged(order: Order) -> bool:
 def _apply_address(
     order: Order, data: dict[str, Any]
 ) -> tuple[list[str], dict[str, Any]]:
-    if order.stage not in (Stage.UNPAID, Stage.AWAITING_SHIPMENT) or _shipment_arranged(
-        order
-    ):
+    if not address_editable(order):
         raise _refuse(
             order,
             "edit_address",

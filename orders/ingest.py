@@ -5,6 +5,13 @@ second time, and an older payload (earlier platform update time) never moves an 
 backwards. A newer status is applied through the machine when a transition leads there
 directly; when the platform skipped steps the order still follows the platform (it is
 the source of truth) and the timeline gets a correction event.
+
+What an observation of a known order may change follows the platform's own rules, never
+a seller's: amounts, currency and item prices/quantities only while the order is unpaid
+(the price is fixed once the buyer paid), the address and recipient only before shipment
+(platforms let buyers change it until the parcel is arranged). Any other change is
+refused field by field (``IngestResult.refused``: field and machine code) while the rest
+of the observation still applies; the timeline event lists the refused fields.
 """
 
 from collections.abc import Callable, Mapping
@@ -49,6 +56,13 @@ TIME_FIELDS = ("paid_at", "shipped_at", "delivered_at", "completed_at", "closed_
 AMOUNT_FIELDS = ("shipping_fee", "discount", "tax", "total")
 ITEM_FIELDS = ("sku", "title", "spec", "quantity", "unit_price", "discount", "image_url",
                "native_status", "refund_status")  # fmt: skip
+
+# What the platform fixes at a stage (see the module docstring), with the refusal codes.
+AMOUNT_LOCKED = "amount_locked_after_payment"
+ADDRESS_LOCKED = "address_locked_after_shipment"
+PRICE_COLUMNS = ("currency", *AMOUNT_FIELDS, "items_total")
+ITEM_PRICE_FIELDS = ("quantity", "unit_price", "discount")
+RECIPIENT_COLUMNS = (*ADDRESS_FIELDS.values(), "buyer_name", "buyer_phone")
 
 
 @dataclass
@@ -217,6 +231,8 @@ class IngestResult:
     order: Order
     outcome: str  # "created", "updated", "unchanged" or "stale"
     event_ids: list[int] = field(default_factory=list)
+    # Changes the platform may not make at the order's stage: [{"field", "code"}].
+    refused: list[dict[str, str]] = field(default_factory=list)
 
 
 def ingest_native(
@@ -360,6 +376,7 @@ def _update(
         )
         return IngestResult(order, outcome)
     when = data.platform_updated_at
+    refused = _refuse_locked(order, data)
     changed = _apply_fields(order, data)
     changed += _apply_items(order, data)
     if data.deadlines != (order.platform_deadlines or {}):
@@ -395,13 +412,15 @@ def _update(
     order.platform_updated_at = when
     if not changed and event_type == EventType.SYNCED:
         Order.objects.filter(pk=order.pk).update(platform_updated_at=when)
-        return IngestResult(order, "unchanged")
+        return IngestResult(order, "unchanged", refused=refused)
     sync_deadlines(order, spec, policy_for(order.shop, spec), when)
     order.version += 1
     order.save()
     event_data: dict[str, Any] = {"changed": changed, "stage": order.stage}
     if event_type == EventType.STATUS_CONFLICT:
         event_data["platform_status"] = observed
+    if refused:
+        event_data["refused"] = refused
     event = record_event(
         order,
         event_type,
@@ -422,7 +441,49 @@ def _update(
             hook([order], action or "status_corrected", actor, when)
     for hook in AFTER_INGEST:
         hook(order, actor, when)
-    return IngestResult(order, "updated", [event.pk])
+    return IngestResult(order, "updated", [event.pk], refused)
+
+
+def _refuse_locked(order: Order, data: UnifiedOrder) -> list[dict[str, str]]:
+    """Drop from ``data`` what the platform may not change at the order's stage (the
+    stored values stay); returns the refused fields with their codes."""
+    from orders.actions import address_editable  # actions imports services, as we do
+
+    refused: list[dict[str, str]] = []
+    names = {column: key for key, column in ADDRESS_FIELDS.items()}
+    names.update({"buyer_name": "buyer.name", "buyer_phone": "buyer.phone"})
+    locked: list[tuple[str, str]] = []
+    if order.stage != Stage.UNPAID or order.paid_at is not None:
+        locked += [(column, AMOUNT_LOCKED) for column in PRICE_COLUMNS]
+    if not address_editable(order):
+        locked += [(column, ADDRESS_LOCKED) for column in RECIPIENT_COLUMNS]
+    for column, code in locked:
+        if column in data.columns and data.columns[column] != getattr(order, column):
+            del data.columns[column]
+            if column != "items_total":  # derived from the items, reported there
+                name = names.get(column, column)
+                if column in ADDRESS_FIELDS.values():
+                    name = f"address.{name}"
+                refused.append({"field": name, "code": code})
+        else:
+            data.columns.pop(column, None)
+    if order.stage != Stage.UNPAID or order.paid_at is not None:
+        existing = {(item.line_id or item.sku): item for item in order.items.all()}
+        kept = []
+        for index, raw in enumerate(data.items):
+            item = existing.get(raw["line_id"] or raw["sku"])
+            if item is None:  # a line added after payment would change the amount
+                refused.append({"field": f"items[{index}]", "code": AMOUNT_LOCKED})
+                continue
+            for name in ITEM_PRICE_FIELDS:
+                if raw[name] != getattr(item, name):
+                    refused.append(
+                        {"field": f"items[{index}].{name}", "code": AMOUNT_LOCKED}
+                    )
+                    raw[name] = getattr(item, name)
+            kept.append(raw)
+        data.items = kept
+    return refused
 
 
 def _apply_fields(order: Order, data: UnifiedOrder) -> list[str]:

@@ -22,6 +22,10 @@ ANALYTICS = "analytics.view"
 MANAGE_ORGANISATION = (
     "organisation.manage"  # shops, members, policies, API keys, webhooks
 )
+# Send platform observations (order bulk-upsert, case ingest): the platform's voice,
+# not a member's. Owners only (to repair a missed sync); integrations need the
+# ``orders:ingest`` key scope.
+INGEST = "orders.ingest"
 
 _OPERATOR = {
     VIEW_ORDERS, MEMO, HOLD, RELEASE, ADJUST_PRICE, CANCEL, MERGE_SPLIT, EDIT_ADDRESS,
@@ -29,7 +33,7 @@ _OPERATOR = {
 }  # fmt: skip
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.OWNER: frozenset(_OPERATOR | {MANAGE_ORGANISATION}),
+    Role.OWNER: frozenset(_OPERATOR | {MANAGE_ORGANISATION, INGEST}),
     Role.OPERATOR: frozenset(_OPERATOR),
     Role.CUSTOMER_SERVICE: frozenset(
         {
@@ -45,6 +49,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     Role.WAREHOUSE: frozenset({VIEW_ORDERS, HOLD, SHIP, CONFIRM_RETURN}),
 }
+
+
+ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())
 
 
 def role_allows(role: str, permission: str) -> bool:

@@ -16,6 +16,7 @@ from aftersales.models import Case, Message, Note
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
 from oms.core.api.pagination import paginate
+from orders import permissions as p
 from orders.api.serializers import ErrorOutput
 from orders.api.views import ERRORS, IDEMPOTENCY, ORDER_ID, get_order
 from orders.choices import Stage
@@ -184,6 +185,7 @@ def _valid(serializer_class, request) -> dict:
 
 class OrderMessagesApi(OmsApiView):
     scopes = {"GET": Scope.ORDERS_READ, "POST": Scope.AFTERSALES_WRITE}
+    permissions = {"GET": p.VIEW_ORDERS, "POST": p.DECIDE_AFTERSALES}
 
     @extend_schema(
         operation_id="orders_messages_list",
@@ -229,6 +231,9 @@ class OrderMessagesApi(OmsApiView):
 
 class OrderNotesApi(OmsApiView):
     scopes = {"GET": Scope.ORDERS_READ, "POST": Scope.AFTERSALES_WRITE}
+    # Notes take memo or aftersales.decide (aftersales.messaging.can_note): every role
+    # with one has memo too, so memo is the one to declare.
+    permissions = {"GET": p.VIEW_ORDERS, "POST": p.MEMO}
 
     @extend_schema(
         operation_id="orders_notes_list",
@@ -270,6 +275,7 @@ class OrderNotesApi(OmsApiView):
 
 
 class OrderBuyerHistoryApi(OmsApiView):
+    permission = p.VIEW_ORDERS
     scope = Scope.ORDERS_READ
 
     @extend_schema(

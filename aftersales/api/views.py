@@ -5,11 +5,13 @@ Views parse input, call ``aftersales.services`` (or ``aftersales.ingest``) and r
 errors are the services' own, in the one API error shape: a refused action is 409
 ``invalid_transition`` with the allowed actions, a stale ``expected_version`` 412, another
 organisation's case 404 as for a missing one. Reading needs ``orders:read``; every
-change ``aftersales:write``.
+change ``aftersales:write``; the ingest of platform requests ``orders:ingest`` (members:
+owners only), as the platform's voice.
 """
 
 from collections.abc import Mapping
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F, Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -26,6 +28,7 @@ from integrations.models import Scope
 from oms.core.api.pagination import paginate, paginate_with_resume
 from oms.core.errors import NotFound, OmsError, ValidationFailed
 from oms.core.timeutils import parse_iso
+from orders import permissions as p
 from orders.api.serializers import BatchOutput
 from orders.api.views import ACTION_ERRORS, ERRORS, IDEMPOTENCY, page_schema
 from orders.choices import ActorKind
@@ -152,6 +155,7 @@ def _context(view: OmsApiView) -> dict:
 
 
 class CaseListApi(OmsApiView):
+    permission = p.VIEW_ORDERS
     scope = Scope.ORDERS_READ
 
     @extend_schema(
@@ -202,6 +206,7 @@ def detail(view: OmsApiView, case_id: int) -> dict:
 
 
 class CaseDetailApi(OmsApiView):
+    permission = p.VIEW_ORDERS
     scope = Scope.ORDERS_READ
 
     @extend_schema(
@@ -235,6 +240,8 @@ class CaseActionApi(OmsApiView):
     and what only the platform does (a buyer's withdrawal, the arbitrator's decision).
     """
 
+    # Each action: its transitions' permission (action_permission).
+    permission = p.DECIDE_AFTERSALES
     scope = Scope.AFTERSALES_WRITE
     action: str = ""
 
@@ -302,12 +309,27 @@ ACTION_DOCS = {
 }
 
 
+def action_permission(action: str) -> str:
+    """The one permission every platform's transitions named ``action`` need."""
+    found = {
+        transition.permission
+        for spec in SPECS.values()
+        for transition in spec.transitions
+        if transition.action == action and transition.permission
+    }
+    if len(found) != 1:
+        raise ImproperlyConfigured(
+            f"Case action {action!r} needs one permission on every platform: {found}"
+        )
+    return found.pop()
+
+
 def _action_view(action: str):
     summary, example = ACTION_DOCS.get(action, (f"Apply '{action}'", {}))
     view = type(
         f"Case{action.title().replace('_', '')}Api",
         (CaseActionApi,),
-        {"action": action},
+        {"action": action, "permission": action_permission(action)},
     )
 
     # A function of its own: extend_schema on the inherited post would annotate the
@@ -345,6 +367,7 @@ class CaseBatchApi(OmsApiView):
     """One decision on up to 200 cases: one result per case, each in its own
     transaction, so a refused case does not stop the others."""
 
+    permission = p.DECIDE_AFTERSALES  # every action of BATCH_ACTIONS (a test says so)
     scope = Scope.AFTERSALES_WRITE
 
     @extend_schema(
@@ -428,7 +451,10 @@ EXAMPLE_TAOBAO_REFUND = {
 
 
 class CaseIngestApi(OmsApiView):
-    scope = Scope.AFTERSALES_WRITE
+    """Platform observations: owners and ``orders:ingest`` keys only."""
+
+    permission = p.INGEST
+    scope = Scope.ORDERS_INGEST
 
     @extend_schema(
         operation_id="cases_ingest",

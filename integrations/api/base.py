@@ -1,13 +1,24 @@
-"""The base of every API view: authentication, scopes, rate limits and idempotency."""
+"""The base of every API view: authentication, permissions, scopes, rate limits and
+idempotency.
+
+Every view declares the role permission a signed-in member needs (``permission``, or
+``permissions`` by HTTP method) and the scope an API key needs (``scope`` / ``scopes``):
+the same names the dashboard pages check (``orders.permissions``), so a page and its API
+answer alike. Both are published in the OpenAPI schema as ``x-oms-permission`` and
+``x-oms-scope``; a view without them fails the system check ``oms.E001``.
+"""
 
 import hashlib
 import time
 from datetime import timedelta
 
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, permissions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import APIView
@@ -15,6 +26,7 @@ from rest_framework.views import APIView
 from integrations.api.auth import ApiContext, ApiKeyAuthentication, api_context
 from integrations.models import IdempotentRequest
 from oms.core.api.exception_handler import error_response
+from orders.permissions import role_allows
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 SESSION_RATE_PER_MINUTE = 1200
@@ -25,14 +37,45 @@ class _Replay(Exception):
         self.response = response
 
 
+class OmsAutoSchema(AutoSchema):
+    """Publishes each operation's role permission and key scope (vendor extensions)."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None and isinstance(self.view, OmsApiView):
+            permission = self.view.permission_for(self.method)
+            scope = self.view.scope_for(self.method)
+            if permission:
+                operation["x-oms-permission"] = str(permission)
+            if scope:
+                operation["x-oms-scope"] = str(scope)
+        return operation
+
+
 class OmsApiView(APIView):
-    """Subclasses set ``scope`` (or ``scopes`` by HTTP method) and use ``self.ctx``."""
+    """Subclasses set ``permission`` and ``scope`` (or ``permissions`` and ``scopes``
+    by HTTP method) and use ``self.ctx``."""
 
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [permissions.IsAuthenticated]
+    schema = OmsAutoSchema()
+    # The role permission (orders.permissions) a signed-in member needs.
+    permission: str | None = None
+    permissions: dict[str, str] = {}
+    # The scope an API key needs.
     scope: str | None = None
     scopes: dict[str, str] = {}
     ctx: ApiContext
+
+    @classmethod
+    def permission_for(cls, method: str) -> str | None:
+        method = "GET" if method.upper() == "HEAD" else method.upper()
+        return cls.permissions.get(method, cls.permission)
+
+    @classmethod
+    def scope_for(cls, method: str) -> str | None:
+        method = "GET" if method.upper() == "HEAD" else method.upper()
+        return cls.scopes.get(method, cls.scope)
 
     # --- request lifecycle ----------------------------------------------------------
 
@@ -44,7 +87,8 @@ class OmsApiView(APIView):
         self._rate: tuple[int, int, int] | None = None
         super().initial(request, *args, **kwargs)
         self.ctx = api_context(request)
-        needed = self.scopes.get(request.method, self.scope)
+        self.check_role(request)
+        needed = self.scope_for(request.method)
         if needed and not self.ctx.has_scope(needed):
             raise exceptions.PermissionDenied(
                 f"This API key lacks the '{needed}' scope.", code="missing_scope"
@@ -52,6 +96,20 @@ class OmsApiView(APIView):
         self._check_rate(request)
         if request.method == "POST" and request.headers.get("Idempotency-Key"):
             self._claim(request)
+
+    def check_role(self, request) -> None:
+        """A signed-in member's role must hold the view's permission (as on the page)."""
+        if self.ctx.membership is None or request.method == "OPTIONS":
+            return
+        needed = self.permission_for(request.method)
+        if needed is None:  # fail closed; the system check oms.E001 names the view
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} declares no permission for {request.method}."
+            )
+        if not role_allows(self.ctx.membership.role, needed):
+            raise exceptions.PermissionDenied(
+                _("Your role may not do this."), code="permission_denied"
+            )
 
     def handle_exception(self, exc):
         if isinstance(exc, _Replay):

@@ -20,7 +20,7 @@ from oms.core.api.pagination import paginate
 from oms.core.errors import NotFound, PermissionDenied
 from orders.api import serializers as s
 from orders.api.views import IDEMPOTENCY, page_schema
-from orders.permissions import MANAGE_ORGANISATION, role_allows
+from orders.permissions import MANAGE_ORGANISATION
 
 ERRORS = {
     400: s.ErrorOutput,
@@ -121,15 +121,11 @@ DELIVERY_EXAMPLE = {
 
 
 class WebhookApiView(OmsApiView):
+    permission = MANAGE_ORGANISATION
     scope = Scope.WEBHOOKS
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        membership = self.ctx.membership
-        if membership is not None and not role_allows(
-            membership.role, MANAGE_ORGANISATION
-        ):
-            raise PermissionDenied("Only an owner may manage webhooks.")
+        super().initial(request, *args, **kwargs)  # the role needs MANAGE_ORGANISATION
         if self.ctx.shop_ids is not None:
             raise PermissionDenied(
                 "Webhooks receive every shop's events: a key or member limited to "

@@ -25,8 +25,9 @@ from logistics.models import (
     TrackingEvent,
     TrackingSource,
 )
-from logistics.selectors import packages_of_order
+from logistics.selectors import packages_of_order, print_batch_for
 from oms.core.errors import NotFound, OmsError
+from orders import permissions as p
 from orders.api.views import (
     ACTION_ERRORS,
     ERRORS,
@@ -46,6 +47,7 @@ def _valid(serializer_class, request) -> dict:
 
 
 class OrderShipApi(OmsApiView):
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -103,6 +105,7 @@ class OrderShipApi(OmsApiView):
 
 
 class OrderPackagesApi(OmsApiView):
+    permission = p.VIEW_ORDERS
     scope = Scope.ORDERS_READ
 
     @extend_schema(
@@ -120,6 +123,7 @@ class OrderPackagesApi(OmsApiView):
 class OrderBatchShipApi(OmsApiView):
     """Ship up to 500 orders, one package each: one result per order."""
 
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -202,9 +206,8 @@ PDF_RESPONSES = {(200, "application/pdf"): PDF, **ERRORS}
 
 
 def _batch(view: OmsApiView, batch_id: int) -> PrintBatch:
-    batch = PrintBatch.objects.filter(
-        pk=batch_id, organisation=view.ctx.organisation
-    ).first()
+    """The batch, if every order in it is within the caller's shops (404 otherwise)."""
+    batch = print_batch_for(view.ctx.organisation, view.ctx.shop_ids, batch_id)
     if batch is None:
         raise NotFound("No such print batch.", batch_id=batch_id)
     return batch
@@ -247,6 +250,7 @@ def _require_labels(batch: PrintBatch) -> None:
 
 
 class PrintBatchCreateApi(OmsApiView):
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -280,6 +284,7 @@ class PrintBatchCreateApi(OmsApiView):
 
 
 class PrintBatchDetailApi(OmsApiView):
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -293,6 +298,7 @@ class PrintBatchDetailApi(OmsApiView):
 
 
 class PrintBatchLabelsApi(OmsApiView):
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -308,6 +314,7 @@ class PrintBatchLabelsApi(OmsApiView):
 
 
 class PrintBatchReprintApi(OmsApiView):
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -324,6 +331,7 @@ class PrintBatchReprintApi(OmsApiView):
 
 
 class PrintBatchPackingSlipsApi(OmsApiView):
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -339,6 +347,7 @@ class PrintBatchPackingSlipsApi(OmsApiView):
 
 
 class PrintBatchPickListApi(OmsApiView):
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -354,6 +363,7 @@ class PrintBatchPickListApi(OmsApiView):
 
 
 class PrintBatchScanApi(OmsApiView):
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -390,6 +400,7 @@ class PrintBatchScanApi(OmsApiView):
 class TrackingEventsApi(OmsApiView):
     """Carrier or platform tracking events, pushed by an ERP or a tracking service."""
 
+    permission = p.SHIP
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -445,6 +456,7 @@ class TrackingEventsApi(OmsApiView):
 
 
 class OrderTrackingApi(OmsApiView):
+    permission = p.VIEW_ORDERS
     scope = Scope.ORDERS_READ
 
     @extend_schema(
@@ -469,6 +481,7 @@ class OrderTrackingApi(OmsApiView):
 
 
 class OrderRedeliveryApi(OmsApiView):
+    permission = p.EDIT_ADDRESS
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -534,6 +547,7 @@ MERGE_REFUSALS = (
 
 
 class MergeGroupCreateApi(OmsApiView):
+    permission = p.MERGE_SPLIT
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -561,6 +575,7 @@ class MergeGroupCreateApi(OmsApiView):
 
 
 class OrderMergeUndoApi(OmsApiView):
+    permission = p.MERGE_SPLIT
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -588,6 +603,7 @@ class OrderMergeUndoApi(OmsApiView):
 
 
 class OrderSplitApi(OmsApiView):
+    permission = p.MERGE_SPLIT
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(
@@ -629,6 +645,7 @@ class OrderSplitApi(OmsApiView):
 
 
 class OrderSplitUndoApi(OmsApiView):
+    permission = p.MERGE_SPLIT
     scope = Scope.LOGISTICS_WRITE
 
     @extend_schema(

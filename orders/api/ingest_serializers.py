@@ -106,6 +106,15 @@ class BulkUpsertInput(serializers.Serializer):
     orders = UnifiedOrderInput(many=True, min_length=1, max_length=MAX_ORDERS)
 
 
+class RefusedChange(serializers.Serializer):
+    field = serializers.CharField(
+        help_text="e.g. total, address.street, items[0].unit_price"
+    )
+    code = serializers.ChoiceField(
+        choices=["amount_locked_after_payment", "address_locked_after_shipment"]
+    )
+
+
 class BulkUpsertResult(serializers.Serializer):
     index = serializers.IntegerField(help_text="The order's position in the request")
     ok = serializers.BooleanField()
@@ -114,6 +123,12 @@ class BulkUpsertResult(serializers.Serializer):
         choices=["created", "updated", "unchanged", "stale"],
         required=False,
         help_text="When ok. stale: older than what is stored, so nothing changed",
+    )
+    refused = RefusedChange(
+        many=True,
+        required=False,
+        help_text="When ok: changes the platform may not make at the order's stage, "
+        "kept as they were",
     )
     error = ErrorBody(required=False, help_text="When not ok")
 

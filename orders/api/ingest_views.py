@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
 from oms.core.errors import NotFound, OmsError, ValidationFailed
+from orders import permissions as p
 from orders.api import ingest_serializers as i
 from orders.api.views import ACTION_ERRORS, IDEMPOTENCY
 from orders.ingest import ingest_order
@@ -50,7 +51,11 @@ EXAMPLE_ORDER = {
 
 
 class OrderBulkUpsertApi(OmsApiView):
-    scope = Scope.ORDERS_WRITE
+    """Platform observations: the platform's voice, so owners and ``orders:ingest``
+    keys only; what they may change follows the platform (``orders.ingest``)."""
+
+    permission = p.INGEST
+    scope = Scope.ORDERS_INGEST
 
     @extend_schema(
         operation_id="orders_bulk_upsert",
@@ -60,7 +65,12 @@ class OrderBulkUpsertApi(OmsApiView):
             "platform_order_id: the same order twice answers `unchanged`, an older "
             "`platform_updated_at` answers `stale` and changes nothing. One result per "
             "order, in request order; an order that fails changes nothing and does not "
-            "affect the others. A shop that is not yours is `not_found`."
+            "affect the others. A shop that is not yours is `not_found`. An observation "
+            "changes only what the platform may change at the order's stage: `refused` "
+            "lists the fields kept as they were (`amount_locked_after_payment`: amounts, "
+            "currency, item prices and quantities once paid; "
+            "`address_locked_after_shipment`: address and recipient once shipped); the "
+            "rest of the observation applies."
         ),
         request=i.BulkUpsertInput,
         parameters=[IDEMPOTENCY],
@@ -74,7 +84,18 @@ class OrderBulkUpsertApi(OmsApiView):
                 response_only=True,
                 value={
                     "results": [
-                        {"index": 0, "ok": True, "id": 501, "outcome": "created"},
+                        {
+                            "index": 0,
+                            "ok": True,
+                            "id": 501,
+                            "outcome": "updated",
+                            "refused": [
+                                {
+                                    "field": "total",
+                                    "code": "amount_locked_after_payment",
+                                }
+                            ],
+                        },
                         {
                             "index": 1,
                             "ok": False,
@@ -138,4 +159,5 @@ class OrderBulkUpsertApi(OmsApiView):
             "ok": True,
             "id": result.order.pk,
             "outcome": result.outcome,
+            "refused": result.refused,
         }

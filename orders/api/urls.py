@@ -5,11 +5,13 @@ from orders.api import ingest_views, views
 urlpatterns = [
     path("shops/", views.ShopListApi.as_view(), name="api-shops"),
     path("orders/", views.OrderListApi.as_view(), name="api-orders"),
-    path(
-        "orders/batch/<str:action>/",
-        views.OrderBatchApi.as_view(),
-        name="api-orders-batch",
-    ),
+    # One route per batch action, each with its own permission; others are 404.
+    *[
+        path(
+            f"orders/batch/{action}/", view.as_view(), name=f"api-orders-batch-{action}"
+        )
+        for action, view in views.BATCH_VIEWS.items()
+    ],
     path(
         "orders/bulk-upsert/",
         ingest_views.OrderBulkUpsertApi.as_view(),

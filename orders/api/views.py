@@ -15,6 +15,7 @@ from integrations.models import Scope
 from oms.core.api.pagination import paginate, paginate_with_resume
 from oms.core.errors import NotFound, OmsError, ValidationFailed
 from orders import actions
+from orders import permissions as p
 from orders.api import serializers as s
 from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
@@ -102,6 +103,7 @@ def page_schema(name: str, item, *, resume: bool = False) -> type:
 
 
 class ShopListApi(OmsApiView):
+    permission = p.VIEW_ORDERS
     scope = Scope.ORDERS_READ
 
     @extend_schema(
@@ -122,6 +124,7 @@ def _with_items(queryset):
 
 
 class OrderListApi(OmsApiView):
+    permission = p.VIEW_ORDERS
     scope = Scope.ORDERS_READ
 
     @extend_schema(
@@ -179,6 +182,7 @@ def detail(view: OmsApiView, order: Order) -> dict:
 
 
 class OrderDetailApi(OmsApiView):
+    permission = p.VIEW_ORDERS
     scope = Scope.ORDERS_READ
 
     @extend_schema(
@@ -191,6 +195,7 @@ class OrderDetailApi(OmsApiView):
 
 
 class OrderEventsApi(OmsApiView):
+    permission = p.VIEW_ORDERS
     scope = Scope.ORDERS_READ
 
     @extend_schema(
@@ -231,6 +236,17 @@ def _valid(serializer_class, request) -> dict:
     return dict(serializer.validated_data)
 
 
+# The permission of each seller action: the one its service and its page check.
+ACTION_PERMISSIONS = {
+    "memo": p.MEMO,
+    "adjust_price": p.ADJUST_PRICE,
+    "edit_address": p.EDIT_ADDRESS,
+    "hold": p.HOLD,
+    "release": p.RELEASE,
+    "cancel": p.CANCEL,
+}
+
+
 class OrderActionApi(OmsApiView):
     """One seller action on one order (memo, price, address, hold, release, cancel)."""
 
@@ -268,7 +284,15 @@ class OrderActionApi(OmsApiView):
 
 
 def _action_view(name: str, action: str, input_class, summary: str, example: dict):
-    view = type(name, (OrderActionApi,), {"action": action, "input_class": input_class})
+    view = type(
+        name,
+        (OrderActionApi,),
+        {
+            "action": action,
+            "input_class": input_class,
+            "permission": ACTION_PERMISSIONS[action],
+        },
+    )
 
     # A function of its own: extend_schema on the inherited OrderActionApi.post would
     # annotate the one shared function, and every action would document the last one.
@@ -330,24 +354,15 @@ BATCH_INPUTS = {
 
 
 class OrderBatchApi(OmsApiView):
-    """One action on up to 500 orders: one result per order, nothing half-applied."""
+    """One action on up to 500 orders: one result per order, nothing half-applied.
+
+    One route and one view per action (``BATCH_VIEWS``), each with its permission."""
 
     scope = Scope.ORDERS_WRITE
+    batch_action: str = ""
 
-    @extend_schema(
-        summary="Batch memo, hold, release or cancel",
-        request=s.BatchMemoInput,
-        parameters=[IDEMPOTENCY],
-        responses={200: s.BatchOutput, **ACTION_ERRORS},
-        examples=[
-            OpenApiExample(
-                "Flag three orders",
-                value={"ids": [1, 2, 3], "flag": "red"},
-                request_only=True,
-            )
-        ],
-    )
-    def post(self, request, action: str):
+    def post(self, request, action: str | None = None):
+        action = action or self.batch_action
         if action not in BATCH_INPUTS:
             raise NotFound("No such batch action.", action=action)
         data = _valid(BATCH_INPUTS[action], request)
@@ -382,3 +397,39 @@ class OrderBatchApi(OmsApiView):
                 results.append({"id": order_id, "ok": True, "version": outcome.version})
         ok = sum(result["ok"] for result in results)
         return Response({"results": results, "ok": ok, "failed": len(results) - ok})
+
+
+BATCH_DOCS = {
+    "memo": ("Batch memo and/or flag", {"ids": [1, 2, 3], "flag": "red"}),
+    "hold": ("Batch hold", {"ids": [1, 2, 3], "reason": "Check stock"}),
+    "release": ("Batch release", {"ids": [1, 2, 3]}),
+    "cancel": (
+        "Batch cancel, with the platform's reason code",
+        {"ids": [1, 2], "reason": "seller_cancel_reason_out_of_stock"},
+    ),
+}
+
+
+def _batch_view(action: str):
+    summary, example = BATCH_DOCS[action]
+    view = type(
+        f"OrderBatch{action.title()}Api",
+        (OrderBatchApi,),
+        {"batch_action": action, "permission": ACTION_PERMISSIONS[action]},
+    )
+
+    def post(self, request):
+        return OrderBatchApi.post(self, request)
+
+    view.post = extend_schema(
+        operation_id=f"orders_batch_{action}",
+        summary=summary,
+        request=BATCH_INPUTS[action],
+        parameters=[IDEMPOTENCY],
+        responses={200: s.BatchOutput, **ACTION_ERRORS},
+        examples=[OpenApiExample(summary, value=example, request_only=True)],
+    )(post)
+    return view
+
+
+BATCH_VIEWS = {action: _batch_view(action) for action in BATCH_INPUTS}

@@ -576,7 +576,7 @@ def test_the_ingest_api_answers_per_payload(tiktok):
     assert not_object["error"]["code"] == "invalid_input"
 
 
-def test_the_ingest_api_needs_the_aftersales_write_scope(tiktok):
+def test_the_ingest_api_needs_the_ingest_scope(tiktok):
     order = make_order(tiktok, "IN_TRANSIT")
     api = key_client(tiktok.organisation, scopes=[Scope.ORDERS_READ])
     response = api.post(
@@ -647,7 +647,7 @@ def test_a_return_under_arbitration_opens_its_dispute_and_follows_the_ruling(tik
 
 def test_api_ingest_reports_the_arbitration_case(tiktok):
     order = make_order(tiktok, "DELIVERED")
-    client = key_client(tiktok.organisation, scopes=[Scope.AFTERSALES_WRITE])
+    client = key_client(tiktok.organisation, scopes=[Scope.ORDERS_INGEST])
     report = tiktok_return(order, status="REJECT_RECEIVE_PACKAGE",
                            arbitration_status="IN_PROGRESS")  # fmt: skip
     response = client.post("/api/v1/cases/ingest/", {"cases": [report]}, format="json")
