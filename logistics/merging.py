@@ -30,12 +30,12 @@ from logistics.errors import (
     OrderSplit,
 )
 from logistics.models import (
+    DEAD_PACKAGE_STATUSES,
     Carrier,
     MergeGroup,
     MergeGroupOrder,
     Package,
     PackageItem,
-    PackageStatus,
     PlannedPackage,
 )
 from oms.core.errors import NotFound, OmsError, ValidationFailed
@@ -360,10 +360,10 @@ def _lock_orders(ids: Sequence[int], actor: Actor) -> list[Order]:
 def _packed(ids: Sequence[int]) -> list[int]:
     """Which of the orders have a parcel (a non-cancelled package): their label exists."""
     own = Package.objects.filter(order_id__in=list(ids)).exclude(
-        status=PackageStatus.CANCELLED
+        status__in=DEAD_PACKAGE_STATUSES
     )
     within = PackageItem.objects.filter(order_item__order_id__in=list(ids)).exclude(
-        package__status=PackageStatus.CANCELLED
+        package__status__in=DEAD_PACKAGE_STATUSES
     )
     found = set(own.values_list("order_id", flat=True))
     found |= set(within.values_list("order_item__order_id", flat=True))
