@@ -135,9 +135,7 @@ def test_an_approved_cancel_request_voids_the_package(tiktok, carrier, owner, po
     assert_voided(order, pool)
 
 
-def test_the_platforms_cancelled_status_voids_the_package(
-    tiktok, carrier, owner, pool
-):
+def test_the_platforms_cancelled_status_voids_the_package(tiktok, carrier, owner, pool):
     (order,), _batch = awaiting_collection(tiktok, carrier, owner)
     ingest_order(
         shop=tiktok,
@@ -157,9 +155,11 @@ def test_the_platforms_cancelled_status_voids_the_package(
 def sweep_queries(shop, carrier, owner, n: int) -> tuple[int, list[Order]]:
     orders, _batch = awaiting_collection(shop, carrier, owner, n)
     later = timezone.now() + timedelta(hours=73)  # past the 72 h ship window
-    with time_machine.travel(later, tick=False):
-        with CaptureQueriesContext(connection) as ctx:
-            result = process_due_deadlines(now=later)
+    with (
+        time_machine.travel(later, tick=False),
+        CaptureQueriesContext(connection) as ctx,
+    ):
+        result = process_due_deadlines(now=later)
     assert result.errors == []
     return len(ctx.captured_queries), orders
 
@@ -168,7 +168,9 @@ def test_the_ship_deadline_sweep_voids_every_package_in_bulk(
     tiktok, carrier, owner, pool
 ):
     one, (single,) = sweep_queries(tiktok, carrier, owner, 1)
-    other = ShopFactory(platform="tiktok", market="MY", organisation=tiktok.organisation)
+    other = ShopFactory(
+        platform="tiktok", market="MY", organisation=tiktok.organisation
+    )
     fifty, many = sweep_queries(other, carrier, owner, 50)
 
     assert fifty == one  # no query per order
@@ -198,13 +200,25 @@ def test_only_the_parcel_not_yet_with_the_carrier_is_voided(
         tiktok,
         "AWAITING_SHIPMENT",
         items=[
-            {"sku": "A", "title": "A", "quantity": 1, "unit_price": "10", "discount": "0"},
-            {"sku": "B", "title": "B", "quantity": 1, "unit_price": "10", "discount": "0"},
+            {
+                "sku": "A",
+                "title": "A",
+                "quantity": 1,
+                "unit_price": "10",
+                "discount": "0",
+            },
+            {
+                "sku": "B",
+                "title": "B",
+                "quantity": 1,
+                "unit_price": "10",
+                "discount": "0",
+            },
         ],
         total="28.00",
     )
     actor = Actor.member(owner)
-    first_item, second_item = order.items.order_by("id")
+    first_item, _second_item = order.items.order_by("id")
     first = shipping.ship(
         order.pk,
         actor=actor,
@@ -224,7 +238,9 @@ def test_only_the_parcel_not_yet_with_the_carrier_is_voided(
         ],
     )
     assert results[0]["outcome"] == "created", results
-    second = shipping.ship(order.pk, actor=actor, carrier_code=carrier.code, allocate=True)
+    second = shipping.ship(
+        order.pk, actor=actor, carrier_code=carrier.code, allocate=True
+    )
     assert Order.objects.get(pk=order.pk).native_status == "AWAITING_COLLECTION"
 
     apply_event(order, "cancel", actor, reason=SELLER_REASON)
@@ -290,7 +306,9 @@ def test_a_cancelled_order_leaves_a_merged_parcel_the_others_keep_it(
     assert MergeGroupOrder.objects.filter(order__in=[second, third]).count() == 2
     assert first.events.filter(type=EventType.MERGED, action="left_parcel").exists()
     for other in (second, third):
-        assert other.events.filter(type=EventType.MERGED, action="parcel_changed").exists()
+        assert other.events.filter(
+            type=EventType.MERGED, action="parcel_changed"
+        ).exists()
     assert not first.events.filter(type=EventType.PACKAGE_VOIDED).exists()
     # printing it again clears the reprint flag
     again, _pdf = pb.print_labels(
