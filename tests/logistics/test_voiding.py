@@ -29,7 +29,7 @@ from logistics.tracking import ingest_tracking_events
 from orders.choices import EventType, Role
 from orders.deadlines import process_due_deadlines
 from orders.ingest import ingest_order
-from orders.models import Order
+from orders.models import Notification, Order
 from orders.services import Actor, apply_event
 from tests.api.conftest import key_client
 from tests.factories import MembershipFactory, ShopFactory, make_order, order_payload
@@ -407,3 +407,33 @@ def test_the_order_page_shows_the_package_voided(client, tiktok, carrier, owner,
     page = client.get(f"/orders/{order.pk}/").content.decode()
     assert 'data-state="voided"' in page
     assert "voided" in page
+
+
+def test_a_carrier_event_for_a_voided_parcel_is_kept_but_moves_nothing(
+    tiktok, carrier, owner, pool
+):
+    (order,), _batch = awaiting_collection(tiktok, carrier, owner)
+    apply_event(order, "cancel", Actor.member(owner), reason=SELLER_REASON)
+    package = Package.objects.get(order=order)
+    for code in ("accepted", "delivered", "delivery_failed"):
+        (result,) = ingest_tracking_events(
+            organisation=tiktok.organisation,
+            events=[
+                {
+                    "carrier": carrier.code,
+                    "tracking_number": package.tracking_number,
+                    "occurred_at": timezone.now().isoformat(),
+                    "code": code,
+                }
+            ],
+        )
+        assert result["outcome"] == "created", result
+    package.refresh_from_db()
+    assert package.status == PackageStatus.VOIDED
+    assert package.tracking_events.count() == 3
+    order.refresh_from_db()
+    assert (order.native_status, order.delivery_failed) == ("CANCELLED", False)
+    # the organisation hears once that a voided parcel is moving
+    assert list(
+        Notification.objects.filter(order=order).values_list("kind", flat=True)
+    ) == ["voided_parcel_moving"]
