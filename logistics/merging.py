@@ -344,7 +344,9 @@ def ship_plan(order_id: int, *, actor: Actor, carrier_code: str) -> list[Package
 
 def _lock_orders(ids: Sequence[int], actor: Actor) -> list[Order]:
     """Lock the actor's orders in id order; ``NotFound`` names any that is not theirs."""
-    queryset = Order.objects.select_for_update(of=("self",)).select_related("shop")
+    queryset = Order.objects.select_for_update(
+        of=("self",), no_key=True
+    ).select_related("shop")
     if actor.organisation_id is not None:
         queryset = queryset.filter(organisation_id=actor.organisation_id)
     orders = list(queryset.filter(pk__in=list(ids)).order_by("pk"))

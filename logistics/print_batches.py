@@ -429,7 +429,7 @@ def scan(
         from logistics.tracking import orders_in_package
 
         orders = list(
-            Order.objects.select_for_update(of=("self",))
+            Order.objects.select_for_update(of=("self",), no_key=True)
             .select_related("shop")
             .filter(pk__in=[order.pk for order in orders_in_package(found)])
             .order_by("pk")

@@ -181,7 +181,9 @@ def ship_batch(
         )
     results: dict[int, Package | OmsError] = {}
     with transaction.atomic():
-        queryset = Order.objects.select_for_update(of=("self",)).select_related("shop")
+        queryset = Order.objects.select_for_update(
+            of=("self",), no_key=True
+        ).select_related("shop")
         if actor.organisation_id is not None:
             queryset = queryset.filter(organisation_id=actor.organisation_id)
         locked = list(queryset.filter(pk__in=ids).order_by("pk"))

@@ -145,7 +145,7 @@ def _ingest_one(
         # its locks in (``logistics.voiding``), so the two never deadlock. The package
         # lock serialises concurrent pushes for one parcel.
         list(
-            Order.objects.select_for_update(of=("self",))
+            Order.objects.select_for_update(of=("self",), no_key=True)
             .filter(pk__in=[order.pk for order in orders_in_package(found)])
             .order_by("pk")
             .values_list("pk", flat=True)

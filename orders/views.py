@@ -405,7 +405,7 @@ def batch(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         locked = list(
             orders_of(ws.organisation, ws.shop_ids)
-            .select_for_update(of=("self",))
+            .select_for_update(of=("self",), no_key=True)
             .select_related("shop")
             .filter(pk__in=ids)
             .order_by("pk")
