@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from logistics import print_batches
 from logistics.errors import PackageVoided, TrackingNumberTaken
-from logistics.models import Carrier, PrintBatch
+from logistics.models import Carrier, PackageStatus, PrintBatch
 from logistics.printing import DEFAULT_SIZE, LABEL_SIZES
 from logistics.shipping import MAX_BATCH, ship
 from oms.core.errors import OmsError
@@ -192,6 +192,10 @@ def scan_page(request: HttpRequest, batch_id: int) -> HttpResponse:
             tracking_number=request.POST.get("tracking_number", ""),
         )
     scanned = batch.entries.filter(package__scanned_at__isnull=False).count()
+    # Voided parcels (their order was cancelled) are never handed over: not counted.
+    voided = batch.entries.filter(
+        package__status=PackageStatus.VOIDED, package__scanned_at__isnull=True
+    ).count()
     return render(
         request,
         "logistics/scan.html",
@@ -201,6 +205,8 @@ def scan_page(request: HttpRequest, batch_id: int) -> HttpResponse:
             "result": result,
             "unscanned": print_batches.unscanned(batch),
             "scanned": scanned,
+            "to_scan": batch.label_count - voided,
+            "voided": voided,
         },
     )
 

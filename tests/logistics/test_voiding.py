@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from aftersales import services as aftersales
@@ -437,3 +438,31 @@ def test_a_carrier_event_for_a_voided_parcel_is_kept_but_moves_nothing(
     assert list(
         Notification.objects.filter(order=order).values_list("kind", flat=True)
     ) == ["voided_parcel_moving"]
+
+
+def test_the_warehouse_pages_refuse_the_voided_label(
+    client, tiktok, carrier, owner, pool
+):
+    (order, kept), batch = awaiting_collection(tiktok, carrier, owner, 2)
+    apply_event(order, "cancel", Actor.member(owner), reason=SELLER_REASON)
+    voided = Package.objects.get(order=order)
+    client.force_login(owner.user)
+    scan_url = reverse("logistics:scan", args=[batch.pk])
+    page = client.post(scan_url, {"tracking_number": voided.tracking_number})
+    body = page.content.decode()
+    assert 'data-outcome="voided"' in body
+    assert 'data-voided="1"' in body  # counted apart: 0 of 1 to hand over
+    assert f'data-package="{voided.pk}"' not in body  # not listed as waiting
+    voided.refresh_from_db()
+    assert voided.scanned_at is None
+    # a batch whose every label is void prints nothing: back to the batch, refused
+    apply_event(kept, "cancel", Actor.member(owner), reason=SELLER_REASON)
+    for kind in ("labels", "packing-slips", "pick-list"):
+        url = reverse("logistics:batch-pdf", args=[batch.pk, kind])
+        response = client.get(url)
+        assert response.status_code == 302, kind
+        assert response["Location"] == reverse("logistics:batch", args=[batch.pk])
+    response = client.post(reverse("logistics:batch-pdf", args=[batch.pk, "labels"]))
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.times_printed == 1  # the refused reprint is not counted
