@@ -466,3 +466,24 @@ def test_the_warehouse_pages_refuse_the_voided_label(
     assert response.status_code == 302
     batch.refresh_from_db()
     assert batch.times_printed == 1  # the refused reprint is not counted
+
+
+def test_the_backfill_voids_parcels_left_by_orders_closed_before_the_fix(
+    tiktok, carrier, owner, pool
+):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    backfill = import_module(
+        "logistics.migrations.0008_void_parcels_of_closed_orders"
+    ).void_parcels_of_closed_orders
+    (closed, live), _batch = awaiting_collection(tiktok, carrier, owner, 2)
+    # as before the fix: the order closed, its parcel and number left as they were
+    Order.objects.filter(pk=closed.pk).update(native_status="CANCELLED", stage="closed")
+    backfill(apps, None)
+    assert_voided(closed, pool)
+    assert Package.objects.get(order=live).status == PackageStatus.CREATED
+    assert (pool_stats(pool).used, pool_stats(pool).void) == (1, 1)
+    backfill(apps, None)  # a second run finds nothing
+    assert closed.events.filter(type=EventType.PACKAGE_VOIDED).count() == 1
