@@ -39,6 +39,16 @@ from tests.logistics.test_shipping import make_pool
 pytestmark = pytest.mark.django_db
 
 SELLER_REASON = "seller_cancel_reason_out_of_stock"
+
+
+@pytest.fixture
+def no_broker(monkeypatch):
+    """Inbound pushes are processed here, not sent to a broker."""
+    from integrations.tasks import process_inbound_event_task
+
+    monkeypatch.setattr(process_inbound_event_task, "delay", lambda *a: None)
+
+
 VOIDED_NOTE = "voided: order cancelled"
 
 
@@ -278,7 +288,7 @@ def test_a_delivered_order_closed_by_a_refund_keeps_its_package(
 
 
 def test_a_cancelled_order_leaves_a_merged_parcel_the_others_keep_it(
-    tiktok, carrier, owner, pool
+    client, tiktok, carrier, owner, pool
 ):
     actor = Actor.member(owner)
     first, second, third = (make_order(tiktok, "AWAITING_SHIPMENT") for _ in range(3))
@@ -311,6 +321,14 @@ def test_a_cancelled_order_leaves_a_merged_parcel_the_others_keep_it(
             type=EventType.MERGED, action="parcel_changed"
         ).exists()
     assert not first.events.filter(type=EventType.PACKAGE_VOIDED).exists()
+    client.force_login(owner.user)
+    page = client.get(f"/orders/{third.pk}/").content.decode()
+    assert f'data-package="{parcel.pk}"' in page
+    assert 'data-state="reprint"' in page
+    assert (
+        f'data-package="{parcel.pk}"'
+        not in client.get(f"/orders/{first.pk}/").content.decode()
+    )
     # printing it again clears the reprint flag
     again, _pdf = pb.print_labels(
         organisation=tiktok.organisation,
@@ -487,3 +505,22 @@ def test_the_backfill_voids_parcels_left_by_orders_closed_before_the_fix(
     assert (pool_stats(pool).used, pool_stats(pool).void) == (1, 1)
     backfill(apps, None)  # a second run finds nothing
     assert closed.events.filter(type=EventType.PACKAGE_VOIDED).count() == 1
+
+
+def test_the_platforms_native_cancel_push_voids_the_package(carrier, no_broker):
+    import time
+
+    from integrations.inbound import process_inbound_event
+    from integrations.models import InboundEvent
+    from tests.integrations.test_inbound import envelope, signed, tt_shop
+
+    shop = tt_shop(market="MY")
+    owner = MembershipFactory(organisation=shop.organisation, role=Role.OWNER)
+    pool = make_pool(shop.organisation, carrier, count=5)
+    (order,), _batch = awaiting_collection(shop, carrier, owner)
+    message = envelope(order.platform_order_id, status="CANCEL")  # the webhook's alias
+    message["data"]["update_time"] = int(time.time()) + 60
+    assert signed(shop, message).json()["status"] == "accepted"
+    assert process_inbound_event(InboundEvent.objects.get().pk) == "processed"
+    assert Order.objects.get(pk=order.pk).native_status == "CANCELLED"
+    assert_voided(order, pool)
