@@ -237,19 +237,17 @@ def _apply(package: Package, event: TrackingEvent, actor: Actor | None) -> None:
 
 
 def orders_in_package(package: Package) -> list[Order]:
-    """The package's order and any other order whose items it holds (a merged parcel)."""
-    return list(
-        Order.objects.select_related("shop")
-        .filter(
-            Q(pk=package.order_id)
-            | Q(
-                pk__in=PackageItem.objects.filter(package=package).values(
-                    "order_item__order_id"
-                )
-            )
+    """The package's order and any other order whose items it holds (a merged parcel).
+
+    The ids first, then the orders by primary key: an OR of ``pk = …`` with ``pk IN
+    (subquery)`` makes PostgreSQL scan the whole orders table.
+    """
+    ids = {package.order_id} | set(
+        PackageItem.objects.filter(package=package).values_list(
+            "order_item__order_id", flat=True
         )
-        .order_by("pk")
     )
+    return list(Order.objects.select_related("shop").filter(pk__in=ids).order_by("pk"))
 
 
 def _apply_to_order(
