@@ -929,7 +929,9 @@ def _expire_batch(
     with transaction.atomic():
         orders = {
             order.pk: order
-            for order in Order.objects.select_for_update(of=("self",), skip_locked=True)
+            for order in Order.objects.select_for_update(
+                of=("self",), skip_locked=True, no_key=True
+            )
             .select_related("shop")
             .filter(pk__in={order_id for _, order_id in due})
             .order_by("pk")

@@ -268,7 +268,7 @@ def process_tiktok(event: InboundEvent) -> str:
         )
     status = get_spec(event.shop.platform).normalise(status)  # CANCEL → CANCELLED
     order = (
-        Order.objects.select_for_update(of=("self",))
+        Order.objects.select_for_update(of=("self",), no_key=True)
         .select_related("shop")
         .filter(shop=event.shop, platform_order_id=order_id)
         .first()

@@ -18,3 +18,10 @@ class LogisticsConfig(AppConfig):
 
         # Flag stalled packages, return parcels whose redelivery window passed (L6).
         JOBS["tracking"] = tracking.run
+
+        from logistics import voiding
+        from orders.services import AFTER_TRANSITION
+
+        # A closed order's parcels that have not left are voided, whatever closed it.
+        if voiding.on_order_transition not in AFTER_TRANSITION:
+            AFTER_TRANSITION.append(voiding.on_order_transition)

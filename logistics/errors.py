@@ -37,6 +37,15 @@ class TrackingNumberState(OmsError):
     message = "The tracking number's status does not allow this."
 
 
+class PackageVoided(OmsError):
+    """The package was voided (its order was closed before it left): its label is never
+    printed or handed over again (``details.packages``)."""
+
+    code = "package_voided"
+    http_status = 409
+    message = "voided: order cancelled"
+
+
 # --- merge and split (X5) ---------------------------------------------------------------
 
 

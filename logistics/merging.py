@@ -30,12 +30,12 @@ from logistics.errors import (
     OrderSplit,
 )
 from logistics.models import (
+    DEAD_PACKAGE_STATUSES,
     Carrier,
     MergeGroup,
     MergeGroupOrder,
     Package,
     PackageItem,
-    PackageStatus,
     PlannedPackage,
 )
 from oms.core.errors import NotFound, OmsError, ValidationFailed
@@ -344,7 +344,9 @@ def ship_plan(order_id: int, *, actor: Actor, carrier_code: str) -> list[Package
 
 def _lock_orders(ids: Sequence[int], actor: Actor) -> list[Order]:
     """Lock the actor's orders in id order; ``NotFound`` names any that is not theirs."""
-    queryset = Order.objects.select_for_update(of=("self",)).select_related("shop")
+    queryset = Order.objects.select_for_update(
+        of=("self",), no_key=True
+    ).select_related("shop")
     if actor.organisation_id is not None:
         queryset = queryset.filter(organisation_id=actor.organisation_id)
     orders = list(queryset.filter(pk__in=list(ids)).order_by("pk"))
@@ -360,10 +362,10 @@ def _lock_orders(ids: Sequence[int], actor: Actor) -> list[Order]:
 def _packed(ids: Sequence[int]) -> list[int]:
     """Which of the orders have a parcel (a non-cancelled package): their label exists."""
     own = Package.objects.filter(order_id__in=list(ids)).exclude(
-        status=PackageStatus.CANCELLED
+        status__in=DEAD_PACKAGE_STATUSES
     )
     within = PackageItem.objects.filter(order_item__order_id__in=list(ids)).exclude(
-        package__status=PackageStatus.CANCELLED
+        package__status__in=DEAD_PACKAGE_STATUSES
     )
     found = set(own.values_list("order_id", flat=True))
     found |= set(within.values_list("order_item__order_id", flat=True))

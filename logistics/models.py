@@ -209,6 +209,13 @@ class PackageStatus(models.TextChoices):
     DELIVERED = "delivered", _("delivered")
     FAILED = "failed", _("delivery failed")
     CANCELLED = "cancelled", _("cancelled")
+    # Its order was closed before the parcel left (L3): the label must never be used.
+    VOIDED = "voided", _("voided")
+
+
+# A package in one of these holds nothing any more: its items count as not shipped, it
+# is not printed, reprinted or handed over.
+DEAD_PACKAGE_STATUSES = (PackageStatus.CANCELLED, PackageStatus.VOIDED)
 
 
 class SyncStatus(models.TextChoices):
@@ -262,6 +269,13 @@ class Package(models.Model):
         _("last tracking event"), null=True, blank=True
     )
     stalled = models.BooleanField(_("stalled"), default=False)
+    # Voided (``logistics.voiding``): when and why. The number stays on the package for
+    # the record; it is void in the pool.
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    void_reason = models.CharField(_("void reason"), max_length=300, blank=True)
+    # An order of a merged parcel was cancelled and left it: the printed label lists
+    # items no longer in the parcel. Cleared when the label is printed again.
+    needs_reprint = models.BooleanField(_("label to reprint"), default=False)
 
     class Meta:
         ordering = ["id"]

@@ -14,7 +14,9 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from logistics import merging
+from logistics.errors import PackageVoided
 from logistics.models import (
+    DEAD_PACKAGE_STATUSES,
     Package,
     PackageItem,
     PackageStatus,
@@ -33,6 +35,7 @@ from logistics.printing import (
     render_pick_list,
 )
 from logistics.shipping import MAX_BATCH, carrier_for, ship_batch
+from logistics.voiding import VOIDED_NOTE
 from oms.core.errors import OmsError, ValidationFailed
 from orders.models import Order, Organisation
 from orders.services import Actor, allowed_shops_for, apply_event_to_locked
@@ -56,7 +59,8 @@ def print_labels(
 
     Orders with a package (not cancelled) get that package's label again, marked as a
     reprint; the others are shipped with numbers from the pools. Refused orders are in
-    ``batch.failures`` with their reason.
+    ``batch.failures`` with their reason (an order whose package was voided: "voided:
+    order cancelled", and no new number is taken for it).
     """
     if size not in LABEL_SIZES:
         raise ValidationFailed(
@@ -76,16 +80,25 @@ def print_labels(
         visible = _orders(organisation, actor).filter(pk__in=ids)
         special = merging.merge_state(ids)
         existing: dict[int, list[Package]] = {}
+        voided: set[int] = set()
         for package in (
             Package.objects.filter(order__in=visible)
             .exclude(status=PackageStatus.CANCELLED)
             .order_by("order_id", "id")
         ):
-            existing.setdefault(package.order_id, []).append(package)
+            if package.status == PackageStatus.VOIDED:
+                voided.add(package.order_id)
+            else:
+                existing.setdefault(package.order_id, []).append(package)
         _add_merged_parcels(existing, visible, special["groups"])
-        to_ship = [i for i in ids if i not in existing]
+        # A voided label is never printed again, nor replaced by a new number.
+        failures: list[dict] = [
+            {"order_id": i, "reason": VOIDED_NOTE}
+            for i in ids
+            if i in voided and i not in existing
+        ]
+        to_ship = [i for i in ids if i not in existing and i not in voided]
         shipped: dict[int, list[Package]] = {}
-        failures: list[dict] = []
         plain = _ship_merged_and_split(
             to_ship, special, actor, carrier_code, shipped, failures
         )
@@ -131,6 +144,7 @@ def print_labels(
                     )
                 )
         PrintBatchPackage.objects.bulk_create(entries)
+        _reprinted([entry.package_id for entry in entries])
         batch.label_count = len(entries)
         batch.reprinted_labels = sum(entry.reprint for entry in entries)
         pdf = None
@@ -160,7 +174,7 @@ def _add_merged_parcels(
         PackageItem.objects.filter(
             order_item__order_id__in=merged, order_item__order__in=visible
         )
-        .exclude(package__status=PackageStatus.CANCELLED)
+        .exclude(package__status__in=DEAD_PACKAGE_STATUSES)
         .values_list("order_item__order_id", "package_id")
     )
     parcels = Package.objects.in_bulk(set(covered.values()))
@@ -212,18 +226,45 @@ def _ship_merged_and_split(
 
 
 def labels_pdf(batch: PrintBatch) -> bytes:
-    """The batch's labels as first printed (packages already shipped marked reprint)."""
+    """The batch's labels as first printed (packages already shipped marked reprint).
+
+    Voided and cancelled packages are left out; ``PackageVoided`` when none is left.
+    """
     return render_labels(_labels(batch, reprint=False), batch.size)
 
 
 def reprint(batch: PrintBatch) -> bytes:
-    """Print the batch again: every label marked as a reprint; counted on the batch."""
-    pdf = render_labels(_labels(batch, reprint=True), batch.size)
+    """Print the batch again: every label marked as a reprint; counted on the batch.
+
+    Voided and cancelled packages are left out; ``PackageVoided`` when none is left.
+    """
+    entries = printable_entries(batch)
+    pdf = render_labels(_labels(batch, reprint=True, entries=entries), batch.size)
+    _reprinted([entry.package_id for entry in entries])
     PrintBatch.objects.filter(pk=batch.pk).update(
         times_printed=batch.times_printed + 1, last_printed_at=timezone.now()
     )
     batch.refresh_from_db(fields=["times_printed", "last_printed_at"])
     return pdf
+
+
+def _reprinted(package_ids: list[int]) -> None:
+    """The labels were printed with the parcels' current items: no reprint is due."""
+    if package_ids:
+        Package.objects.filter(pk__in=package_ids, needs_reprint=True).update(
+            needs_reprint=False
+        )
+
+
+def printable_entries(batch: PrintBatch) -> list[PrintBatchPackage]:
+    """``entries_of`` without voided or cancelled packages: their labels are never
+    printed again. Raises ``PackageVoided`` when the batch had labels and none is left.
+    """
+    entries = entries_of(batch)
+    printable = [e for e in entries if e.package.status not in DEAD_PACKAGE_STATUSES]
+    if entries and not printable:
+        raise PackageVoided(batch_id=batch.pk, packages=[e.package_id for e in entries])
+    return printable
 
 
 def packing_slips(batch: PrintBatch) -> bytes:
@@ -239,13 +280,15 @@ def packing_slips(batch: PrintBatch) -> bytes:
                 carrier_name=entry.package.carrier.name,
                 tracking_number=entry.package.tracking_number,
             )
-            for entry in entries_of(batch)
+            for entry in printable_entries(batch)
         ]
     )
 
 
 def pick_list(batch: PrintBatch) -> bytes:
-    lines = [line for entry in entries_of(batch) for line in _lines(entry.package)]
+    lines = [
+        line for entry in printable_entries(batch) for line in _lines(entry.package)
+    ]
     return render_pick_list(lines, f"Pick list · batch {batch.pk}")
 
 
@@ -318,8 +361,13 @@ def _sender(order: Order) -> Party:
     )
 
 
-def _labels(batch: PrintBatch, *, reprint: bool) -> list[Label]:
-    entries = entries_of(batch)
+def _labels(
+    batch: PrintBatch,
+    *,
+    reprint: bool,
+    entries: list[PrintBatchPackage] | None = None,
+) -> list[Label]:
+    entries = printable_entries(batch) if entries is None else entries
     total = len(entries)
     return [
         Label(
@@ -343,17 +391,18 @@ def _labels(batch: PrintBatch, *, reprint: bool) -> list[Label]:
 # --- hand-over ----------------------------------------------------------------------------
 
 
-OK, ALREADY_SCANNED, UNKNOWN, WRONG_BATCH = (
+OK, ALREADY_SCANNED, UNKNOWN, WRONG_BATCH, VOIDED = (
     "ok",
     "already_scanned",
     "unknown",
     "wrong_batch",
+    "voided",
 )
 
 
 @dataclass(frozen=True)
 class ScanResult:
-    outcome: str  # ok, already_scanned, unknown, wrong_batch
+    outcome: str  # ok, already_scanned, unknown, wrong_batch, voided
     tracking_number: str
     order_id: int | None = None
     package_id: int | None = None
@@ -366,7 +415,8 @@ def scan(
     """Hand over one parcel of ``batch`` by its tracking number; never raises for a miss.
 
     The first scan marks the package handed over; a TikTok Shop order awaiting
-    collection moves to in transit (``collect``) as the member.
+    collection moves to in transit (``collect``) as the member. A voided package (its
+    order was closed) is refused: ``voided``, and nothing changes.
     """
     number = (tracking_number or "").strip()
     if not number or batch.organisation_id != organisation.pk:
@@ -376,11 +426,25 @@ def scan(
     if shops is not None:  # another shop's parcel is unknown here, not "wrong batch"
         packages = packages.filter(order__shop_id__in=shops)
     with transaction.atomic():
-        package = packages.select_for_update(of=("self",)).order_by("id").first()
-        if package is None:
+        found = packages.order_by("id").first()
+        if found is None:
             return ScanResult(UNKNOWN, number)
-        if not PrintBatchPackage.objects.filter(batch=batch, package=package).exists():
-            return ScanResult(WRONG_BATCH, number, package.order_id, package.pk)
+        if not PrintBatchPackage.objects.filter(batch=batch, package=found).exists():
+            return ScanResult(WRONG_BATCH, number, found.order_id, found.pk)
+        # The parcel's orders (several when merged) are locked before the package: the
+        # order a cancel takes its locks in (order, then its packages), so a scan and a
+        # cancel of the same parcel never deadlock; the cancel that commits first wins.
+        from logistics.tracking import orders_in_package
+
+        orders = list(
+            Order.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("shop")
+            .filter(pk__in=[order.pk for order in orders_in_package(found)])
+            .order_by("pk")
+        )
+        package = Package.objects.select_for_update(of=("self",)).get(pk=found.pk)
+        if package.status == PackageStatus.VOIDED:
+            return ScanResult(VOIDED, number, package.order_id, package.pk, VOIDED_NOTE)
         if package.scanned_at is not None:
             return ScanResult(ALREADY_SCANNED, number, package.order_id, package.pk)
         now = timezone.now()
@@ -395,18 +459,14 @@ def scan(
         package.save(update_fields=fields)
         note = ""
         # Every order in the parcel (several when merged) is collected with it.
-        from logistics.tracking import orders_in_package
-
-        ids = [order.pk for order in orders_in_package(package)]
-        orders = list(
-            Order.objects.select_for_update(of=("self",))
-            .select_related("shop")
-            .filter(pk__in=ids, platform="tiktok", native_status=COLLECT_FROM)
-            .order_by("pk")
-        )
-        if orders:
+        collect = [
+            order
+            for order in orders
+            if order.platform == "tiktok" and order.native_status == COLLECT_FROM
+        ]
+        if collect:
             outcomes = apply_event_to_locked(
-                orders, COLLECT, actor, now=now, data={"tracking_number": number}
+                collect, COLLECT, actor, now=now, data={"tracking_number": number}
             )
             refused = [o for o in outcomes if isinstance(o, OmsError)]
             if refused:
@@ -415,9 +475,10 @@ def scan(
 
 
 def unscanned(batch: PrintBatch) -> list[Package]:
-    """The batch's packages not yet scanned, in print order."""
+    """The batch's packages not yet scanned, in print order (voided ones never will be)."""
     return list(
         Package.objects.filter(batch_entries__batch=batch, scanned_at__isnull=True)
+        .exclude(status__in=DEAD_PACKAGE_STATUSES)
         .select_related("order", "carrier")
         .order_by("batch_entries__sequence")
     )

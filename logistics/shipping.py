@@ -24,10 +24,10 @@ from logistics import merging
 from logistics import services as numbers
 from logistics.errors import OrderMerged, OrderSplit, PoolExhausted
 from logistics.models import (
+    DEAD_PACKAGE_STATUSES,
     Carrier,
     Package,
     PackageItem,
-    PackageStatus,
     TrackingNumber,
 )
 from oms.core.errors import NotFound, OmsError, ValidationFailed, VersionConflict
@@ -181,7 +181,9 @@ def ship_batch(
         )
     results: dict[int, Package | OmsError] = {}
     with transaction.atomic():
-        queryset = Order.objects.select_for_update(of=("self",)).select_related("shop")
+        queryset = Order.objects.select_for_update(
+            of=("self",), no_key=True
+        ).select_related("shop")
         if actor.organisation_id is not None:
             queryset = queryset.filter(organisation_id=actor.organisation_id)
         locked = list(queryset.filter(pk__in=ids).order_by("pk"))
@@ -349,7 +351,7 @@ def remaining_quantities(
     # its group) holds this order's items too.
     shipped = dict(
         PackageItem.objects.filter(order_item__order_id__in=list(order_ids))
-        .exclude(package__status=PackageStatus.CANCELLED)
+        .exclude(package__status__in=DEAD_PACKAGE_STATUSES)
         .values("order_item_id")
         .annotate(n=Sum("quantity"))
         .values_list("order_item_id", "n")

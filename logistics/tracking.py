@@ -135,14 +135,23 @@ def _ingest_one(
     if shops is not None:  # a member's or key's shop limit
         packages = packages.filter(order__shop_id__in=shops)
     with transaction.atomic():
-        # The package lock serialises concurrent pushes for one parcel.
-        package = packages.select_for_update(of=("self",)).first()
-        if package is None:
+        found = packages.first()
+        if found is None:
             raise NotFound(
                 "No package with this carrier and tracking number.",
                 carrier=data["carrier"],
                 tracking_number=data["tracking_number"],
             )
+        # The parcel's orders are locked before the package, the order a cancel takes
+        # its locks in (``logistics.voiding``), so the two never deadlock. The package
+        # lock serialises concurrent pushes for one parcel.
+        list(
+            Order.objects.select_for_update(of=("self",), no_key=True)
+            .filter(pk__in=[order.pk for order in orders_in_package(found)])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        package = Package.objects.select_for_update(of=("self",)).get(pk=found.pk)
         existing = TrackingEvent.objects.filter(
             package=package, occurred_at=data["occurred_at"], code=data["code"]
         ).first()
@@ -181,7 +190,31 @@ def _raw(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _apply(package: Package, event: TrackingEvent, actor: Actor | None) -> None:
-    """The newest event's effects on the package and its order."""
+    """The newest event's effects on the package and its order.
+
+    A voided package (its order was closed before it left) keeps its status and moves
+    no order: the event is kept, and the first one after the void is notified (the
+    parcel went out although its label was void).
+    """
+    if package.status == PackageStatus.VOIDED:
+        first = package.last_tracking_at is None or (
+            package.voided_at is not None
+            and package.last_tracking_at < package.voided_at
+        )
+        package.last_tracking_at = event.occurred_at
+        package.save(update_fields=["last_tracking_at"])
+        if first:
+            order = package.order
+            notify(
+                organisation=package.organisation_id,
+                order=order,
+                kind="voided_parcel_moving",
+                level=NotificationLevel.CRITICAL,
+                title=f"{order.shop.name} {order.platform_order_id}: the carrier reports "
+                f"the voided parcel {package.tracking_number} ({event.code})",
+                body=event.description or event.location,
+            )
+        return
     package.last_tracking_at = event.occurred_at
     package.stalled = False
     fields = ["last_tracking_at", "stalled"]
@@ -205,19 +238,17 @@ def _apply(package: Package, event: TrackingEvent, actor: Actor | None) -> None:
 
 
 def orders_in_package(package: Package) -> list[Order]:
-    """The package's order and any other order whose items it holds (a merged parcel)."""
-    return list(
-        Order.objects.select_related("shop")
-        .filter(
-            Q(pk=package.order_id)
-            | Q(
-                pk__in=PackageItem.objects.filter(package=package).values(
-                    "order_item__order_id"
-                )
-            )
+    """The package's order and any other order whose items it holds (a merged parcel).
+
+    The ids first, then the orders by primary key: an OR of ``pk = …`` with ``pk IN
+    (subquery)`` makes PostgreSQL scan the whole orders table.
+    """
+    ids = {package.order_id} | set(
+        PackageItem.objects.filter(package=package).values_list(
+            "order_item__order_id", flat=True
         )
-        .order_by("pk")
     )
+    return list(Order.objects.select_related("shop").filter(pk__in=ids).order_by("pk"))
 
 
 def _apply_to_order(

@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from logistics import print_batches
-from logistics.errors import TrackingNumberTaken
-from logistics.models import Carrier, PrintBatch
+from logistics.errors import PackageVoided, TrackingNumberTaken
+from logistics.models import Carrier, PackageStatus, PrintBatch
 from logistics.printing import DEFAULT_SIZE, LABEL_SIZES
 from logistics.selectors import print_batch_for, print_batches_of
 from logistics.shipping import MAX_BATCH, ship
@@ -166,10 +166,15 @@ def batch_pdf(request: HttpRequest, batch_id: int, kind: str) -> HttpResponse:
     batch = _get_batch(ws, batch_id)
     if kind not in PDFS or not batch.label_count:
         raise Http404
-    if kind == "labels" and request.method == "POST":
-        content = print_batches.reprint(batch)
-    else:
-        content = PDFS[kind](batch)
+    try:
+        if kind == "labels" and request.method == "POST":
+            content = print_batches.reprint(batch)
+        else:
+            content = PDFS[kind](batch)
+    except PackageVoided:
+        # Every label of the batch is void: nothing may be printed from it.
+        messages.error(request, _("Refused: every label of this batch is voided."))
+        return redirect("logistics:batch", batch_id=batch.pk)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{kind}-{batch.pk}.pdf"'
     return response
@@ -189,6 +194,10 @@ def scan_page(request: HttpRequest, batch_id: int) -> HttpResponse:
             tracking_number=request.POST.get("tracking_number", ""),
         )
     scanned = batch.entries.filter(package__scanned_at__isnull=False).count()
+    # Voided parcels (their order was cancelled) are never handed over: not counted.
+    voided = batch.entries.filter(
+        package__status=PackageStatus.VOIDED, package__scanned_at__isnull=True
+    ).count()
     return render(
         request,
         "logistics/scan.html",
@@ -198,6 +207,8 @@ def scan_page(request: HttpRequest, batch_id: int) -> HttpResponse:
             "result": result,
             "unscanned": print_batches.unscanned(batch),
             "scanned": scanned,
+            "to_scan": batch.label_count - voided,
+            "voided": voided,
         },
     )
 
@@ -218,12 +229,17 @@ def to_ship_queryset(ws, params):
     from django.db.models import Exists, F, OuterRef
     from django.http import QueryDict
 
-    from logistics.models import NumberStatus, Package, PackageStatus, TrackingNumber
+    from logistics.models import (
+        DEAD_PACKAGE_STATUSES,
+        NumberStatus,
+        Package,
+        TrackingNumber,
+    )
     from orders.choices import Stage
     from orders.selectors import filter_orders
 
     packages = Package.objects.filter(order=OuterRef("pk")).exclude(
-        status=PackageStatus.CANCELLED
+        status__in=DEAD_PACKAGE_STATUSES
     )
     queryset = (
         orders_of(ws.organisation, ws.shop_ids)

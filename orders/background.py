@@ -213,7 +213,7 @@ def step(job_id: int, *, now: datetime | None = None) -> BackgroundJob:
             chosen = kind.orders(job, visible)
             chunk = list(
                 chosen.filter(pk__gt=job.cursor)
-                .select_for_update(of=("self",))
+                .select_for_update(of=("self",), no_key=True)
                 .select_related("shop")
                 .order_by("pk")[: settings.OMS_BACKGROUND_JOB_CHUNK]
             )

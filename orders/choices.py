@@ -51,6 +51,7 @@ class EventType(models.TextChoices):
     MERGED = "merged", _("Merged into one parcel")
     SPLIT = "split", _("Split into parcels")
     MESSAGE = "message", _("Message")
+    PACKAGE_VOIDED = "package_voided", _("Package voided")
 
 
 class DeadlineKind(models.TextChoices):

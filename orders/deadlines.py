@@ -94,7 +94,9 @@ def process_due_deadlines(
                 .values("order_id")[:batch_size]
             )
             orders = list(
-                Order.objects.select_for_update(skip_locked=True, of=("self",))
+                Order.objects.select_for_update(
+                    skip_locked=True, of=("self",), no_key=True
+                )
                 .select_related("shop")
                 .filter(pk__in=due)
                 .order_by()  # sorted below; no ORDER BY in the locking query

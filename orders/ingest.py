@@ -280,7 +280,7 @@ def ingest_order(
 
 def _locked(shop: Shop, platform_order_id: str) -> Order | None:
     return (
-        Order.objects.select_for_update(of=("self",))
+        Order.objects.select_for_update(of=("self",), no_key=True)
         .select_related("shop")
         .filter(shop=shop, platform_order_id=platform_order_id)
         .first()

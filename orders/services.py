@@ -78,10 +78,17 @@ def policy_for(shop: Shop, spec: PlatformSpec | None = None) -> dict:
 
 
 def lock_order(order_id: int) -> Order:
-    """Load an order with a row lock (call inside ``transaction.atomic``)."""
+    """Load an order with a row lock (call inside ``transaction.atomic``).
+
+    Orders are locked ``FOR NO KEY UPDATE`` everywhere (``no_key=True``): as exclusive
+    as ``FOR UPDATE`` between lockers, but a row inserted or updated elsewhere that
+    merely refers to the order (its foreign-key check takes ``FOR KEY SHARE``) does not
+    wait for it. Otherwise two cancels of orders sharing a merged parcel deadlock: each
+    holds its order and writes the parcel's rows naming the other (logistics.voiding).
+    """
     try:
         return (
-            Order.objects.select_for_update(of=("self",))
+            Order.objects.select_for_update(of=("self",), no_key=True)
             .select_related("shop")
             .get(pk=order_id)
         )

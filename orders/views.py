@@ -519,7 +519,7 @@ def batch(request: HttpRequest) -> HttpResponse:
         return redirect("orders:job", job_id=job.pk)
     with transaction.atomic():
         locked = list(
-            selected.select_for_update(of=("self",))
+            selected.select_for_update(of=("self",), no_key=True)
             .select_related("shop")
             .order_by("pk")
         )

@@ -120,6 +120,9 @@ class PackageOutput(serializers.ModelSerializer):
             "handed_over_at",
             "shipped_by",
             "platform_sync_status",
+            "voided_at",
+            "void_reason",
+            "needs_reprint",
         ]
 
 
@@ -205,9 +208,13 @@ class ScanInput(serializers.Serializer):
 
 class ScanOutput(serializers.Serializer):
     outcome = serializers.ChoiceField(
-        choices=["ok", "already_scanned", "unknown", "wrong_batch"]
+        choices=["ok", "already_scanned", "unknown", "wrong_batch", "voided"]
     )
     order_id = serializers.IntegerField(required=False)
+    message = serializers.CharField(
+        required=False,
+        help_text='Why a voided label is refused: "voided: order cancelled"',
+    )
 
 
 # --- tracking (L6) ------------------------------------------------------------------------
@@ -259,7 +266,7 @@ class PackageTrackingOutput(serializers.ModelSerializer):
     )
     # Plain text: the choice set is documented once, on PackageOutput.
     status = serializers.CharField(
-        help_text="created, handed_over, in_transit, delivered, failed or cancelled"
+        help_text="created, handed_over, in_transit, delivered, failed, cancelled or voided"
     )
     events = TrackingEventOutput(many=True, source="tracking_events")
 

@@ -372,8 +372,9 @@ class PrintBatchScanApi(OmsApiView):
         description=(
             "`ok` marks the package handed over (a TikTok Shop order awaiting "
             "collection moves to in transit); `already_scanned`, `unknown` (no package "
-            "with that number) and `wrong_batch` (the package is in another batch) "
-            "change nothing."
+            "with that number), `wrong_batch` (the package is in another batch) and "
+            "`voided` (its order was cancelled before it left: the label must not be "
+            "used) change nothing."
         ),
         request=s.ScanInput,
         parameters=[BATCH_ID],
@@ -391,6 +392,8 @@ class PrintBatchScanApi(OmsApiView):
         body = {"outcome": result.outcome}
         if result.outcome in (print_batches.OK, print_batches.ALREADY_SCANNED):
             body["order_id"] = result.order_id
+        if result.outcome == print_batches.VOIDED:
+            body.update(order_id=result.order_id, message=result.note)
         return Response(body)
 
 

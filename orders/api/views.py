@@ -371,7 +371,7 @@ class OrderBatchApi(OmsApiView):
             # Locked in id order, so two overlapping batches never deadlock.
             locked = list(
                 orders_of(self.ctx.organisation, self.ctx.shop_ids)
-                .select_for_update(of=("self",))
+                .select_for_update(of=("self",), no_key=True)
                 .select_related("shop")
                 .filter(pk__in=ids)
                 .order_by("pk")
