@@ -229,9 +229,7 @@ def open_case(
             )
             value = min(value, money.requestable) if kind in MONEY_KINDS else value
         else:
-            value = parse_amount(amount)
-        if value < 0:
-            raise ValidationFailed(fields={"amount": "must not be negative"})
+            value = _amount(amount, order.currency, "amount")
         if kind in MONEY_KINDS and value > money.requestable:
             raise ValidationFailed(
                 "The amount is more than what is left to refund on this order.",
@@ -499,11 +497,19 @@ def _act_locked(
         _publish_after_commit(case, "aftersales.resolved")
 
 
+def _amount(value: Any, currency: str, field: str) -> Decimal:
+    """An amount asked for, proposed or refunded: the one money rule, in the field."""
+    try:
+        return parse_amount(value, field=field, currency=currency)
+    except ValidationFailed as exc:
+        raise ValidationFailed(fields={field: exc.message}) from None
+
+
 def _clean_proposal(proposal: Mapping[str, Any], case: Case) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if proposal.get("amount") not in (None, ""):
-        value = parse_amount(proposal["amount"])
-        if value < 0 or value > case.amount:
+        value = _amount(proposal["amount"], case.currency, "proposal.amount")
+        if value > case.amount:
             raise ValidationFailed(
                 "The proposed refund must be between 0 and the amount asked for.",
                 fields={"proposal.amount": str(value)},
@@ -603,9 +609,9 @@ def _refund(
 ) -> None:
     """Record the refund; a refund of everything paid closes the order."""
     if amount not in (None, ""):
-        value = parse_amount(amount)
+        value = _amount(amount, order.currency, "amount")
     elif transition.action == "buyer_accept_proposal" and "amount" in case.proposal:
-        value = parse_amount(case.proposal["amount"])
+        value = _amount(case.proposal["amount"], order.currency, "proposal.amount")
     else:
         value = case.amount
     money = money_of(order, exclude=case)

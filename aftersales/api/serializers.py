@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from aftersales.choices import CaseKind, Outcome
 from aftersales.models import Case, CaseEvent, CaseItem
+from oms.core.api.fields import AmountField
 from orders.api.serializers import ErrorBody
 
 MAX_BATCH = 200
@@ -16,9 +17,7 @@ MAX_INGEST = 500
 
 
 def _amount(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=14, decimal_places=2, coerce_to_string=True, **kwargs
-    )
+    return AmountField(**kwargs)
 
 
 # ``return`` is a Python keyword: these two are built with type().
@@ -200,7 +199,7 @@ class UnifiedCaseInput(serializers.Serializer):
     )
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
-    amount = _amount(required=False, min_value=0)
+    amount = _amount(required=False)
     items = UnifiedCaseItemInput(
         many=True, required=False, help_text="Without items or line_ids: every line"
     )

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from oms.core.api.fields import AmountField
 from orders.choices import Flag
 from orders.models import Order, OrderEvent, OrderItem, Shop
 from orders.platforms import get_spec
@@ -158,9 +159,7 @@ class MemoInput(VersionedInput):
 
 
 class PriceInput(VersionedInput):
-    total = serializers.DecimalField(
-        max_digits=14, decimal_places=2, coerce_to_string=True
-    )
+    total = AmountField(positive=True)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
