@@ -20,6 +20,7 @@ from logistics.models import Carrier, PrintBatch
 from logistics.printing import DEFAULT_SIZE, LABEL_SIZES
 from logistics.shipping import MAX_BATCH, ship
 from oms.core.errors import OmsError
+from oms.core.input import whole_number
 from orders import permissions as p
 from orders.selectors import orders_of
 from orders.views import get_order, workspace
@@ -31,10 +32,11 @@ def _items(request: HttpRequest) -> list[dict] | None:
         return None
     items = []
     for name, value in request.POST.items():
-        if name.startswith("qty_") and name[4:].isdigit():
-            quantity = int(value) if value.strip().isdigit() else 0
+        item = whole_number(name[4:]) if name.startswith("qty_") else None
+        if item is not None:
+            quantity = whole_number(value) or 0
             if quantity:
-                items.append({"item": int(name[4:]), "quantity": quantity})
+                items.append({"item": item, "quantity": quantity})
     return items
 
 
@@ -63,7 +65,7 @@ def ship_order(request: HttpRequest, order_id: int) -> HttpResponse:
             tracking_number=request.POST.get("tracking_number", "").strip() or None,
             allocate=request.POST.get("allocate") == "on",
             items=_items(request),
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=whole_number(version),
         )
         messages.success(
             request,

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from logistics.selectors import shipping_panel
 from oms.core.errors import OmsError
+from oms.core.input import whole_number
 from orders import actions
 from orders import permissions as p
 from orders.choices import Channel, DeadlineState, Flag, Overlay, Stage
@@ -326,7 +327,7 @@ def order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespon
     order = get_order(ws, order_id)
     reason = request.POST.get("reason", "")
     version = request.POST.get("version")
-    expected = int(version) if version and version.isdigit() else None
+    expected = whole_number(version)
     try:
         if action == "cancel":
             ws.require(p.CANCEL)
@@ -378,7 +379,7 @@ def batch(request: HttpRequest) -> HttpResponse:
             selected = selected.filter(attention_q(timezone.now()))
         ids = list(selected.order_by("pk").values_list("pk", flat=True)[:500])
     else:
-        ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()][:500]
+        ids = [n for v in request.POST.getlist("ids") if (n := whole_number(v))][:500]
     context = {
         "ws": ws,
         "action": action,
