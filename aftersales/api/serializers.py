@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from aftersales.choices import CaseKind, Outcome
 from aftersales.models import Case, CaseEvent, CaseItem
-from oms.core.api.fields import AmountField
+from oms.core.api.fields import AmountField, IdField
 from orders.api.serializers import ErrorBody
 
 MAX_BATCH = 200
@@ -161,7 +161,7 @@ class CaseActionInput(serializers.Serializer):
 
 class CaseBatchInput(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         min_length=1,
         max_length=MAX_BATCH,
         help_text="Case ids",
@@ -170,7 +170,7 @@ class CaseBatchInput(serializers.Serializer):
 
 
 class UnifiedCaseItemInput(serializers.Serializer):
-    item = serializers.IntegerField(min_value=1, help_text="The order line's id")
+    item = IdField(help_text="The order line's id")
     quantity = serializers.IntegerField(min_value=1, default=1)
 
 

@@ -23,6 +23,7 @@ from aftersales.models import Case, CaseEvent, CaseItem
 from aftersales.platforms import SPECS
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
+from oms.core.api.batch import run_item
 from oms.core.api.pagination import paginate, paginate_with_resume
 from oms.core.errors import NotFound, OmsError, ValidationFailed
 from oms.core.input import clean_text, whole_number
@@ -378,14 +379,16 @@ class CaseBatchApi(OmsApiView):
         )
         results = []
         for case_id in ids:
-            try:
-                if case_id not in visible:
-                    raise NotFound("No such after-sales case.", case_id=case_id)
-                case = services.act(
-                    case_id, action, actor, reason=data.get("reason", "")
+            if case_id not in visible:
+                case = NotFound("No such after-sales case.", case_id=case_id)
+            else:
+                case = run_item(
+                    lambda case_id=case_id: services.act(
+                        case_id, action, actor, reason=data.get("reason", "")
+                    )
                 )
-            except OmsError as exc:
-                results.append({"id": case_id, "ok": False, "error": exc.as_dict()})
+            if isinstance(case, OmsError):
+                results.append({"id": case_id, "ok": False, "error": case.as_dict()})
             else:
                 results.append({"id": case_id, "ok": True, "version": case.version})
         ok = sum(result["ok"] for result in results)
@@ -493,10 +496,11 @@ class CaseIngestApi(OmsApiView):
         return Response({"results": results, "ok": ok, "failed": len(results) - ok})
 
     def _one(self, index: int, raw) -> dict:
-        try:
-            result = ingest_case(self.ctx.organisation, raw, self.ctx.actor)
-        except OmsError as exc:
-            return {"index": index, "ok": False, "error": exc.as_dict()}
+        result = run_item(
+            lambda: ingest_case(self.ctx.organisation, raw, self.ctx.actor)
+        )
+        if isinstance(result, OmsError):
+            return {"index": index, "ok": False, "error": result.as_dict()}
         row = {
             "index": index,
             "ok": True,

@@ -49,7 +49,7 @@ def parse_iso(value: str | datetime | None, *, field: str = "time") -> datetime 
         parsed = value
     else:
         text = str(value).strip()
-        if len(text) > 40 or not text.isascii():
+        if len(text) > 40 or not text.isascii() or not text.isprintable():
             raise ValidationFailed(f"{field} is not an ISO-8601 time", field=field)
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))

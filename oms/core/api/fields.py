@@ -31,3 +31,15 @@ class AmountField(serializers.DecimalField):
             )
         except ValidationFailed as exc:
             raise serializers.ValidationError(exc.message, code="invalid") from None
+
+
+MAX_ID = 2**63 - 1  # ids are bigints
+
+
+class IdField(serializers.IntegerField):
+    """An object id: a whole number from 1 to the largest bigint."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
