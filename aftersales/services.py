@@ -53,6 +53,7 @@ from oms.core.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
 from orders.choices import ActorKind, EventType, Stage
 from orders.machine import allowed_actions
@@ -378,6 +379,13 @@ def act(
     or ``{"name", "url"}`` objects. ``amount`` lets the platform report what it
     actually refunded.
     """
+    found = first_text_problem(  # NUL, lone surrogates: never stored
+        {"reason": reason, "proposal": proposal or {}, "evidence": list(evidence),
+         "return_carrier": return_carrier,
+         "return_tracking_number": return_tracking_number}
+    )  # fmt: skip
+    if found is not None:
+        raise ValidationFailed(fields={found[0]: found[1]})
     now = now or timezone.now()
     case_id = case.pk if isinstance(case, Case) else case
     order_id = (

@@ -19,6 +19,7 @@ from oms.core.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
 from orders import effects
 from orders import permissions as p
@@ -260,6 +261,9 @@ def perform_on_locked(
     Invalid input refuses the whole batch (``ValidationFailed``) before anything changes.
     """
     spec = ACTIONS[action]
+    found = first_text_problem({**data, "reason": reason})  # NUL, lone surrogates
+    if found is not None:
+        raise ValidationFailed(fields={found[0]: found[1]})
     cleaned = spec.clean(
         {**data, "reason": reason} if action in ("hold", "release") else data
     )

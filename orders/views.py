@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from logistics.selectors import shipping_panel
 from oms.core.errors import OmsError
-from oms.core.input import whole_number
+from oms.core.input import clean_text, whole_number
 from orders import actions
 from orders import permissions as p
 from orders.choices import Channel, DeadlineState, Flag, Overlay, Stage
@@ -462,7 +462,7 @@ def _back(request: HttpRequest) -> str:
 @login_required
 @require_POST
 def switch_organisation(request: HttpRequest) -> HttpResponse:
-    slug = request.POST.get("organisation", "")
+    slug = clean_text(request.POST.get("organisation", ""))
     if Membership.objects.filter(user=request.user, organisation__slug=slug).exists():
         request.session["organisation"] = slug
     return redirect("orders:list")

@@ -134,7 +134,10 @@ def _query_problem(query: QueryDict) -> tuple[str, str] | None:
     return None
 
 
-def _cleaned(query: QueryDict) -> QueryDict:
+def clean_query(query: QueryDict) -> QueryDict:
+    """``query`` without NUL characters and unpaired surrogates (itself when clean)."""
+    if _query_problem(query) is None:
+        return query
     cleaned = QueryDict(mutable=True)
     for key, values in query.lists():
         cleaned.setlist(clean_text(key), [clean_text(value) for value in values])
@@ -143,7 +146,7 @@ def _cleaned(query: QueryDict) -> QueryDict:
 
 
 class CleanInputMiddleware:
-    """Query strings (and the dashboard's form posts) hold only storable text.
+    """Query strings hold only storable text.
 
     Under ``/api/`` a NUL character or an unpaired surrogate in a query parameter is a
     400 in the API's error shape; on pages such characters are dropped, so a search or
@@ -170,7 +173,7 @@ class CleanInputMiddleware:
                 )
             return self.get_response(request)
         if _query_problem(request.GET) is not None:
-            request.GET = _cleaned(request.GET)
-        if request.method == "POST" and _query_problem(request.POST) is not None:
-            request.POST = _cleaned(request.POST)
+            request.GET = clean_query(request.GET)
+        # Form posts are left to the forms and services, which refuse such text with
+        # a form error (a note, a memo); only the query string is cleaned here.
         return self.get_response(request)

@@ -10,10 +10,12 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from aftersales.services import open_case
 from integrations.models import IdempotentRequest
 from logistics.models import Carrier, Package, TrackingEvent
 from orders.choices import Role
 from orders.models import Order
+from orders.services import Actor
 from tests.api.conftest import key_client
 from tests.factories import MembershipFactory, ShopFactory, make_order, order_payload
 from tests.integrations.test_inbound import body_of, deliver, envelope, tt_shop
@@ -268,18 +270,21 @@ def test_the_dashboard_search_and_filters_take_nul_and_surrogates(text):
     assert cases.status_code in (200, 302)
 
 
-def test_a_dashboard_memo_with_a_nul_is_saved_without_it():
+def test_a_dashboard_memo_with_a_nul_is_a_form_error():
     shop = ShopFactory(platform="tiktok")
     order = make_order(shop, "UNPAID")
     membership = MembershipFactory(organisation=shop.organisation, role=Role.OWNER)
     browser = APIClient(raise_request_exception=False)
     browser.force_login(membership.user)
     response = browser.post(
-        f"/orders/{order.pk}/memo/", {"memo": "gift\x00 wrap", "version": "١"}
+        f"/orders/{order.pk}/memo/",
+        {"memo": "gift\x00 wrap", "version": "١"},
+        follow=True,
     )
-    assert response.status_code == 302
+    assert response.status_code == 200
+    assert "contains a NUL character" in response.content.decode()
     order.refresh_from_db()
-    assert order.seller_memo == "gift wrap"
+    assert (order.seller_memo, order.version) == ("", 1)
 
 
 def test_json_numbers_are_not_floats_for_money(client, shop):
@@ -299,3 +304,31 @@ def test_the_schema_still_documents_amounts_as_decimal_strings():
     )
     total = schema["components"]["schemas"]["PriceInputRequest"]["properties"]["total"]
     assert (total["type"], total["format"]) == ("string", "decimal")
+
+
+def test_dashboard_posts_with_a_nul_are_form_errors_not_server_errors():
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    case = open_case(
+        make_order(shop, "AWAITING_SHIPMENT"), "cancel", Actor.platform("tiktok")
+    )[0]
+    membership = MembershipFactory(organisation=shop.organisation, role=Role.OWNER)
+    browser = APIClient(raise_request_exception=False)
+    browser.force_login(membership.user)
+    hold = browser.post(f"/orders/{order.pk}/hold/", {"reason": "x\x00"}, follow=True)
+    assert "contains a NUL character" in hold.content.decode()
+    matching = browser.post(
+        "/orders/batch/",
+        {"action": "hold", "scope": "filter", "query": "q=a\x00b", "reason": "r"},
+    )
+    assert matching.status_code in (200, 302)
+    act = browser.post(
+        f"/aftersales/cases/{case.pk}/act/", {"action": "reject", "reason": "x\x00"}
+    )
+    assert act.status_code == 400
+    assert "contains a NUL character" in act.content.decode()
+    switch = browser.post("/organisation/", {"organisation": "a\x00"})
+    assert switch.status_code == 302
+    order.refresh_from_db()
+    case.refresh_from_db()
+    assert (order.on_hold, order.version, case.version) == (False, 1, 1)
