@@ -118,7 +118,7 @@ class StrictJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from None
         found = first_text_problem(data)
         if found is not None:
-            path, problem = found
+            path, problem = clean_text(found[0]), found[1]  # a key may hold it
             raise ValidationFailed(
                 f"{path} {problem}, which is not allowed.", fields={path: problem}
             )
