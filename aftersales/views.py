@@ -27,7 +27,7 @@ from aftersales.machine import CaseTransition
 from aftersales.models import Case
 from aftersales.templatetags.aftersales import status_label
 from oms.core.errors import NotFound, OmsError
-from oms.core.input import whole_number
+from oms.core.input import page_number, whole_number
 from orders import permissions as p
 from orders.choices import ActorKind
 from orders.platforms import platform_choices
@@ -114,7 +114,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     size = _int(params.pop("size", ["50"])[-1], 50)
     size = size if size in PAGE_SIZES else 50
-    page = max(_int(params.pop("page", ["1"])[-1], 1), 1)
+    page = page_number(params.pop("page", ["1"])[-1])
     lookups, errors = _filters(params)
     open_cases = _cases(ws).filter(state=CaseState.OPEN)
     kind = lookups.pop("kind", "")

@@ -20,7 +20,7 @@ from logistics.models import Carrier, PrintBatch
 from logistics.printing import DEFAULT_SIZE, LABEL_SIZES
 from logistics.shipping import MAX_BATCH, ship
 from oms.core.errors import OmsError
-from oms.core.input import whole_number
+from oms.core.input import page_number, whole_number
 from orders import permissions as p
 from orders.selectors import orders_of
 from orders.views import get_order, workspace
@@ -263,10 +263,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     except ValueError:
         size = QUEUE_PAGE_SIZES[-1]
     size = size if size in QUEUE_PAGE_SIZES else QUEUE_PAGE_SIZES[-1]
-    try:
-        page = max(int(params.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(params.get("page"))
     error = None
     try:
         queryset = to_ship_queryset(ws, params)

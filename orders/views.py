@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from logistics.selectors import shipping_panel
 from oms.core.errors import OmsError
-from oms.core.input import clean_text, whole_number
+from oms.core.input import clean_text, page_number, whole_number
 from orders import actions
 from orders import permissions as p
 from orders.choices import Channel, DeadlineState, Flag, Overlay, Stage
@@ -133,10 +133,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     except ValueError:
         size = 50
     size = size if size in PAGE_SIZES else 50
-    try:
-        page = max(int(params.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(params.get("page"))
     for name in ("sort", "size", "page"):
         params.pop(name, None)
     _dates_to_times(params, ws)

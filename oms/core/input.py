@@ -57,6 +57,15 @@ def whole_number(text: str | None) -> int | None:
     return int(text)
 
 
+MAX_PAGE = 1_000_000  # a page's offset stays far inside a bigint
+
+
+def page_number(text: str | None) -> int:
+    """A dashboard's ``page`` parameter: 1 unless a whole number from 1 to 1,000,000."""
+    number = whole_number(text)
+    return number if number is not None and 1 <= number <= MAX_PAGE else 1
+
+
 def _walk(value: Any) -> Iterator[tuple[str, Any]]:
     """(path, node) for every node, depth first, without recursion."""
     stack: list[tuple[str, Any, int]] = [("", value, 0)]

@@ -332,3 +332,19 @@ def test_dashboard_posts_with_a_nul_are_form_errors_not_server_errors():
     order.refresh_from_db()
     case.refresh_from_db()
     assert (order.on_hold, order.version, case.version) == (False, 1, 1)
+
+
+@pytest.mark.parametrize("page", ["9" * 30, "١٢", "-1", "0"])
+def test_a_dashboard_page_number_out_of_range_shows_the_first_page(page):
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    membership = MembershipFactory(organisation=shop.organisation, role=Role.OWNER)
+    browser = APIClient(raise_request_exception=False)
+    browser.force_login(membership.user)
+    for url in ("/orders/", "/aftersales/", "/warehouse/to-ship/"):
+        response = browser.get(url, {"page": page})
+        assert response.status_code == 200, url
+    assert (
+        order.platform_order_id
+        in browser.get("/orders/", {"page": page}).content.decode()
+    )
