@@ -61,7 +61,11 @@ class ShipInput(serializers.Serializer):
 
 class BatchShipNumberInput(serializers.Serializer):
     id = IdField(help_text="The order id")
-    tracking_number = serializers.CharField(max_length=NUMBER_MAX_LENGTH)
+    # Checked per order by the service: a bad number is that order's error.
+    tracking_number = serializers.CharField(
+        max_length=200,
+        help_text=f"Letters and digits, at most {NUMBER_MAX_LENGTH}",
+    )
 
 
 class BatchShipInput(BatchInput):
