@@ -348,3 +348,10 @@ def test_a_dashboard_page_number_out_of_range_shows_the_first_page(page):
         order.platform_order_id
         in browser.get("/orders/", {"page": page}).content.decode()
     )
+
+
+@pytest.mark.parametrize("size", ["١٢", "²", "9" * 30, "1e3", "0", "201"])
+def test_page_size_is_ascii_digits_from_1_to_200(client, shop, size):
+    response = client.get("/api/v1/orders/", {"page_size": size})
+    assert response.status_code == 400
+    assert list(error_of(response)["details"]["fields"]) == ["page_size"]

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
 from oms.core.errors import ValidationFailed
-from oms.core.input import loads, text_problem
+from oms.core.input import loads, text_problem, whole_number
 from oms.core.timeutils import parse_iso
 
 DEFAULT_PAGE_SIZE = 50
@@ -22,11 +22,10 @@ MAX_PAGE_SIZE = 200
 
 
 def page_size(request: Request) -> int:
-    raw = request.query_params.get("page_size", DEFAULT_PAGE_SIZE)
-    try:
-        size = int(raw)
-    except (TypeError, ValueError):
-        raise ValidationFailed(fields={"page_size": "a whole number"}) from None
+    raw = request.query_params.get("page_size")
+    size = DEFAULT_PAGE_SIZE if raw is None else whole_number(raw)
+    if size is None:
+        raise ValidationFailed(fields={"page_size": "a whole number"})
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ValidationFailed(fields={"page_size": f"between 1 and {MAX_PAGE_SIZE}"})
     return size
