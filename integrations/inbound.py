@@ -395,7 +395,10 @@ def receive(*, shop_id: int, headers: Mapping[str, str], body: bytes) -> str:
         raise MalformedBody() from exc
     found = strict_json.first_text_problem(message)
     if found is not None:  # NUL or an unpaired surrogate: jsonb cannot hold it
-        raise ValidationFailed("The notification cannot be stored.", field=found[0])
+        raise ValidationFailed(
+            "The notification cannot be stored.",
+            field=strict_json.clean_text(found[0]),
+        )
     envelope = inbound.envelope(shop, message, timezone.now())
     from integrations.tasks import process_inbound_event_task
 
