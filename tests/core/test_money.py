@@ -224,3 +224,45 @@ def test_adjust_price_validates_the_total(total, message):
     assert message in str(error["details"])
     order.refresh_from_db()
     assert (order.total, order.version) == (Decimal("15000.00"), 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("money", "expected"),
+    [
+        ({"cent": 300, "cent_factor": 100, "currency_code": "USD"}, Decimal("3.00")),
+        ({"cent": 305}, Decimal("3.05")),
+        ({"cent": 7, "cent_factor": 1, "currency_code": "USD"}, Decimal("7.00")),
+    ],
+)
+def test_aliexpress_cents_are_exact(money, expected):
+    shop = ShopFactory(platform="aliexpress", currency="USD")
+    payload = {
+        "id": "3012345678908888",
+        "order_status": "WAIT_SELLER_SEND_GOODS",
+        "gmt_create": "2026-07-01 09:00:00",
+        "gmt_modified": "2026-07-01 09:05:00",
+        "gmt_pay_success": "2026-07-01 09:01:00",
+        "order_amount": {"amount": "25.80", "currency_code": "USD"},
+        "logistics_amount": money,
+        "child_order_list": [{"child_order_id": "1", "sku_code": "C", "product_name": "Case",
+                              "product_count": 1, "product_price": {"amount": "20.30"}}],
+    }  # fmt: skip
+    assert ingest_native(shop=shop, payload=payload).order.shipping_fee == expected
+
+
+@pytest.mark.django_db
+def test_an_aliexpress_cent_factor_that_is_not_a_power_of_ten_is_refused():
+    shop = ShopFactory(platform="aliexpress", currency="USD")
+    payload = {
+        "id": "3012345678907777",
+        "order_status": "WAIT_SELLER_SEND_GOODS",
+        "gmt_create": "2026-07-01 09:00:00",
+        "gmt_modified": "2026-07-01 09:05:00",
+        "order_amount": {"cent": 2580, "cent_factor": 3, "currency_code": "USD"},
+        "child_order_list": [{"child_order_id": "1", "product_name": "Case", "product_count": 1,
+                              "product_price": {"amount": "20.30"}}],
+    }  # fmt: skip
+    with pytest.raises(ValidationFailed):
+        ingest_native(shop=shop, payload=payload)
+    assert not Order.objects.exists()
