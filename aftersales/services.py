@@ -53,6 +53,7 @@ from oms.core.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
 from orders.choices import ActorKind, EventType, Stage
 from orders.machine import allowed_actions
@@ -229,9 +230,7 @@ def open_case(
             )
             value = min(value, money.requestable) if kind in MONEY_KINDS else value
         else:
-            value = parse_amount(amount)
-        if value < 0:
-            raise ValidationFailed(fields={"amount": "must not be negative"})
+            value = _amount(amount, order.currency, "amount")
         if kind in MONEY_KINDS and value > money.requestable:
             raise ValidationFailed(
                 "The amount is more than what is left to refund on this order.",
@@ -380,6 +379,13 @@ def act(
     or ``{"name", "url"}`` objects. ``amount`` lets the platform report what it
     actually refunded.
     """
+    found = first_text_problem(  # NUL, lone surrogates: never stored
+        {"reason": reason, "proposal": proposal or {}, "evidence": list(evidence),
+         "return_carrier": return_carrier,
+         "return_tracking_number": return_tracking_number}
+    )  # fmt: skip
+    if found is not None:
+        raise ValidationFailed(fields={found[0]: found[1]})
     now = now or timezone.now()
     case_id = case.pk if isinstance(case, Case) else case
     order_id = (
@@ -499,11 +505,19 @@ def _act_locked(
         _publish_after_commit(case, "aftersales.resolved")
 
 
+def _amount(value: Any, currency: str, field: str) -> Decimal:
+    """An amount asked for, proposed or refunded: the one money rule, in the field."""
+    try:
+        return parse_amount(value, field=field, currency=currency)
+    except ValidationFailed as exc:
+        raise ValidationFailed(fields={field: exc.message}) from None
+
+
 def _clean_proposal(proposal: Mapping[str, Any], case: Case) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if proposal.get("amount") not in (None, ""):
-        value = parse_amount(proposal["amount"])
-        if value < 0 or value > case.amount:
+        value = _amount(proposal["amount"], case.currency, "proposal.amount")
+        if value > case.amount:
             raise ValidationFailed(
                 "The proposed refund must be between 0 and the amount asked for.",
                 fields={"proposal.amount": str(value)},
@@ -603,9 +617,9 @@ def _refund(
 ) -> None:
     """Record the refund; a refund of everything paid closes the order."""
     if amount not in (None, ""):
-        value = parse_amount(amount)
+        value = _amount(amount, order.currency, "amount")
     elif transition.action == "buyer_accept_proposal" and "amount" in case.proposal:
-        value = parse_amount(case.proposal["amount"])
+        value = _amount(case.proposal["amount"], order.currency, "proposal.amount")
     else:
         value = case.amount
     money = money_of(order, exclude=case)

@@ -27,6 +27,7 @@ from aftersales.machine import CaseTransition
 from aftersales.models import Case
 from aftersales.templatetags.aftersales import status_label
 from oms.core.errors import NotFound, OmsError
+from oms.core.input import page_number, whole_number
 from orders import permissions as p
 from orders.choices import ActorKind
 from orders.platforms import platform_choices
@@ -79,8 +80,8 @@ def _filters(params: QueryDict) -> tuple[dict[str, Any], dict[str, str]]:
             errors["platform"] = platform
     shop = params.get("shop", "")
     if shop:
-        if shop.isdigit():
-            lookups["shop_id"] = int(shop)
+        if whole_number(shop) is not None:
+            lookups["shop_id"] = whole_number(shop)
         else:
             errors["shop"] = shop
     for name, lookup, allowed in (
@@ -113,7 +114,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     size = _int(params.pop("size", ["50"])[-1], 50)
     size = size if size in PAGE_SIZES else 50
-    page = max(_int(params.pop("page", ["1"])[-1], 1), 1)
+    page = page_number(params.pop("page", ["1"])[-1])
     lookups, errors = _filters(params)
     open_cases = _cases(ws).filter(state=CaseState.OPEN)
     kind = lookups.pop("kind", "")
@@ -189,7 +190,7 @@ def batch(request: HttpRequest) -> HttpResponse:
     if verb not in BATCH_VERBS:
         raise Http404
     reason = request.POST.get("reason", "").strip()
-    ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()][:BATCH_MAX]
+    ids = [n for v in request.POST.getlist("ids") if (n := whole_number(v))][:BATCH_MAX]
     back = _back(request)
     if not ids:
         messages.error(request, _("Select at least one case."))
@@ -393,7 +394,7 @@ def case_action(request: HttpRequest, case_id: int) -> HttpResponse:
             action,
             ws.actor,
             reason=post.get("reason", ""),
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=whole_number(version),
             proposal=proposal or None,
             evidence=_evidence_lines(post.get("evidence", "")),
         )

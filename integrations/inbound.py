@@ -46,6 +46,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.models import InboundEvent
+from oms.core import input as strict_json
 from oms.core.errors import OmsError, ValidationFailed
 from oms.core.timeutils import parse_unix
 from orders.api.serializers import ErrorOutput
@@ -389,9 +390,15 @@ def receive(*, shop_id: int, headers: Mapping[str, str], body: bytes) -> str:
     ):
         raise SignatureInvalid(reason="invalid_signature")
     try:
-        message = json.loads(body, parse_constant=_no_constants)
-    except (ValueError, UnicodeDecodeError) as exc:
+        message = strict_json.loads(body)  # bounded depth, no NaN
+    except ValueError as exc:
         raise MalformedBody() from exc
+    found = strict_json.first_text_problem(message)
+    if found is not None:  # NUL or an unpaired surrogate: jsonb cannot hold it
+        raise ValidationFailed(
+            "The notification cannot be stored.",
+            field=strict_json.clean_text(found[0]),
+        )
     envelope = inbound.envelope(shop, message, timezone.now())
     from integrations.tasks import process_inbound_event_task
 
@@ -407,10 +414,6 @@ def receive(*, shop_id: int, headers: Mapping[str, str], body: bytes) -> str:
     except DataError as exc:  # e.g. a NUL character PostgreSQL's jsonb refuses
         raise ValidationFailed("The notification cannot be stored.") from exc
     return "accepted" if created else "duplicate"
-
-
-def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
 
 
 def read_body(request) -> bytes:

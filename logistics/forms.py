@@ -59,8 +59,8 @@ class PoolForm(forms.Form):
     price = forms.DecimalField(
         label=gettext_lazy("Price per number"),
         min_value=0,
-        max_digits=12,
-        decimal_places=4,
+        max_digits=14,
+        decimal_places=2,
     )
     currency = forms.CharField(
         label=gettext_lazy("Currency"), max_length=3, initial="CNY"

@@ -144,9 +144,7 @@ def _create_pool(
     currency = (currency or "").strip().upper()
     if not _CURRENCY.fullmatch(currency):
         raise ValidationFailed("The currency is an ISO 4217 code.", field="currency")
-    price = parse_amount(price, field="price")
-    if price < 0:
-        raise ValidationFailed("The price cannot be negative.", field="price")
+    price = parse_amount(price, field="price", currency=currency)
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
         raise ValidationFailed("The pool has already expired.", field="expires_at")

@@ -34,6 +34,7 @@ from logistics.models import (
     TrackingEvent,
     TrackingSource,
 )
+from oms.core.api.batch import run_item
 from oms.core.errors import InvalidTransition, NotFound, OmsError, ValidationFailed
 from oms.core.timeutils import parse_iso
 from orders import effects
@@ -92,10 +93,11 @@ def ingest_tracking_events(
         raise ValidationFailed(fields={"events": f"at most {MAX_EVENTS}"})
     results = []
     for index, event in enumerate(events):
-        try:
-            result = _ingest_one(organisation, event, source, actor)
-        except OmsError as exc:
-            result = {"outcome": ERROR, "error": exc.as_dict()}
+        result = run_item(
+            lambda event=event: _ingest_one(organisation, event, source, actor)
+        )
+        if isinstance(result, OmsError):
+            result = {"outcome": ERROR, "error": result.as_dict()}
         results.append({"index": index, **result})
     return results
 

@@ -21,6 +21,7 @@ from logistics.printing import DEFAULT_SIZE, LABEL_SIZES
 from logistics.selectors import print_batch_for, print_batches_of
 from logistics.shipping import MAX_BATCH, ship
 from oms.core.errors import OmsError
+from oms.core.input import page_number, whole_number
 from orders import permissions as p
 from orders.selectors import orders_of
 from orders.views import get_order, workspace
@@ -32,10 +33,11 @@ def _items(request: HttpRequest) -> list[dict] | None:
         return None
     items = []
     for name, value in request.POST.items():
-        if name.startswith("qty_") and name[4:].isdigit():
-            quantity = int(value) if value.strip().isdigit() else 0
+        item = whole_number(name[4:]) if name.startswith("qty_") else None
+        if item is not None:
+            quantity = whole_number(value) or 0
             if quantity:
-                items.append({"item": int(name[4:]), "quantity": quantity})
+                items.append({"item": item, "quantity": quantity})
     return items
 
 
@@ -64,7 +66,7 @@ def ship_order(request: HttpRequest, order_id: int) -> HttpResponse:
             tracking_number=request.POST.get("tracking_number", "").strip() or None,
             allocate=request.POST.get("allocate") == "on",
             items=_items(request),
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=whole_number(version),
         )
         messages.success(
             request,
@@ -98,7 +100,7 @@ def print_page(request: HttpRequest) -> HttpResponse:
     """Choose orders (the list's selection or typed order numbers), carrier and size."""
     ws = _warehouse(request)
     source = request.POST if request.method == "POST" else request.GET
-    ids = [int(v) for v in source.getlist("ids") if v.isdigit()][:MAX_BATCH]
+    ids = [n for v in source.getlist("ids") if (n := whole_number(v))][:MAX_BATCH]
     numbers = source.get("numbers", "")
     if request.method == "POST":
         wanted = [n for n in re.split(r"[\s,;]+", numbers) if n]
@@ -279,10 +281,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     except ValueError:
         size = QUEUE_PAGE_SIZES[-1]
     size = size if size in QUEUE_PAGE_SIZES else QUEUE_PAGE_SIZES[-1]
-    try:
-        page = max(int(params.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(params.get("page"))
     error = None
     try:
         queryset = to_ship_queryset(ws, params)
@@ -519,7 +518,7 @@ def merge(request: HttpRequest) -> HttpResponse:
 
     ws = workspace(request)
     ws.require(p.MERGE_SPLIT)
-    ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
+    ids = [n for v in request.POST.getlist("ids") if (n := whole_number(v))]
     try:
         group = merging.merge_orders(order_ids=ids, actor=ws.actor)
     except OmsError as exc:

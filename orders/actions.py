@@ -19,6 +19,7 @@ from oms.core.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
 from orders import effects
 from orders import permissions as p
@@ -98,11 +99,9 @@ def _clean_price(data: Mapping[str, Any]) -> dict[str, Any]:
             fields={"total": "required: the new total, a decimal string"}
         )
     try:
-        total = parse_amount(data["total"], field="total")
+        total = parse_amount(data["total"], field="total", positive=True)
     except ValidationFailed as exc:
         raise ValidationFailed(fields={"total": exc.message}) from exc
-    if total <= 0:
-        raise ValidationFailed(fields={"total": "must be more than 0"})
     return {"total": total}
 
 
@@ -113,7 +112,11 @@ def _apply_price(
         raise _refuse(
             order, "adjust_price", "not_unpaid", "Only unpaid orders can be repriced."
         )
-    old, new = order.total, data["total"]
+    try:  # the order's currency sets the decimals (none for IDR, VND …)
+        new = parse_amount(data["total"], field="total", currency=order.currency)
+    except ValidationFailed as exc:
+        raise ValidationFailed(fields={"total": exc.message}) from exc
+    old = order.total
     # The change is a seller discount (negative when the price goes up), as on Taobao.
     order.discount += old - new
     order.total = new
@@ -264,6 +267,9 @@ def perform_on_locked(
     Invalid input refuses the whole batch (``ValidationFailed``) before anything changes.
     """
     spec = ACTIONS[action]
+    found = first_text_problem({**data, "reason": reason})  # NUL, lone surrogates
+    if found is not None:
+        raise ValidationFailed(fields={found[0]: found[1]})
     cleaned = spec.clean(
         {**data, "reason": reason} if action in ("hold", "release") else data
     )

@@ -133,8 +133,11 @@ class UnifiedOrder:
         if len(currency) != 3 or not currency.isalpha():
             errors["currency"] = "an ISO 4217 code such as CNY"
         columns["currency"] = currency
+        money = currency if "currency" not in errors else None  # its decimals
         for name in AMOUNT_FIELDS:
-            columns[name] = grab(name, parse_amount, payload.get(name), field=name)
+            columns[name] = grab(
+                name, parse_amount, payload.get(name), field=name, currency=money
+            )
         for name in ("buyer_message", "seller_memo"):
             if name in payload:
                 columns[name] = str(payload.get(name) or "")
@@ -154,7 +157,7 @@ class UnifiedOrder:
             errors["items"] = f"at most {MAX_ITEMS} items"
         else:
             for index, raw in enumerate(raw_items):
-                item = grab(f"items[{index}]", _parse_item, raw)
+                item = grab(f"items[{index}]", _parse_item, raw, money)
                 if item is not None:
                     items.append(item)
         deadlines = {}
@@ -187,6 +190,10 @@ class UnifiedOrder:
                 - columns["discount"]
                 + columns["tax"]
             )
+        for name in ("items_total", "total"):  # computed ones follow the same rules
+            grab(name, parse_amount, columns[name], field=name, currency=money)
+        if errors:
+            raise ValidationFailed("The order payload is not valid.", fields=errors)
         cancel = payload.get("cancel_requested")
         return cls(
             platform_order_id=order_id,
@@ -203,7 +210,7 @@ class UnifiedOrder:
         )
 
 
-def _parse_item(raw: Any) -> dict[str, Any]:
+def _parse_item(raw: Any, currency: str | None = None) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise ValidationFailed("must be an object")
     title = str(raw.get("title") or "").strip()
@@ -218,8 +225,12 @@ def _parse_item(raw: Any) -> dict[str, Any]:
         "title": title[:500],
         "spec": str(raw.get("spec") or "")[:300],
         "quantity": quantity,
-        "unit_price": parse_amount(raw.get("unit_price"), field="unit_price"),
-        "discount": parse_amount(raw.get("discount"), field="discount"),
+        "unit_price": parse_amount(
+            raw.get("unit_price"), field="unit_price", currency=currency
+        ),
+        "discount": parse_amount(
+            raw.get("discount"), field="discount", currency=currency
+        ),
         "image_url": str(raw.get("image_url") or ""),
         "native_status": str(raw.get("native_status") or ""),
         "refund_status": str(raw.get("refund_status") or ""),

@@ -9,6 +9,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from oms.core.errors import ValidationFailed
+from oms.core.input import clean_query
 from oms.core.timeutils import parse_iso
 from orders.choices import Channel, Flag, Overlay, Stage
 from orders.models import Order, OrderItem, Organisation
@@ -46,6 +47,8 @@ def _choice(params: Mapping, name: str, allowed) -> list[str]:
 
 def filter_orders(queryset: QuerySet[Order], params: Mapping) -> QuerySet[Order]:
     """Apply the list filters; a bad value is a 400 naming the parameter."""
+    if isinstance(params, QueryDict):  # a page's saved filter may hold a NUL
+        params = clean_query(params)
     if params.get("platform"):
         queryset = queryset.filter(platform__in=_choice(params, "platform", registry()))
     if params.get("shop"):

@@ -23,6 +23,8 @@ from django.views.decorators.http import require_POST
 
 from logistics.selectors import shipping_panel
 from oms.core.errors import OmsError, VersionConflict
+from oms.core.input import clean_text, page_number, whole_number
+from oms.core.timeutils import parse_iso
 from orders import actions, background
 from orders import permissions as p
 from orders.choices import (
@@ -130,10 +132,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     except ValueError:
         size = 50
     size = size if size in PAGE_SIZES else 50
-    try:
-        page = max(int(params.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(params.get("page"))
     for name in ("sort", "size", "page"):
         params.pop(name, None)
     _dates_to_times(params, ws)
@@ -326,7 +325,7 @@ def order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespon
     order = get_order(ws, order_id)
     reason = request.POST.get("reason", "")
     version = request.POST.get("version")
-    expected = int(version) if version and version.isdigit() else None
+    expected = whole_number(version)
     try:
         if action == "cancel":
             ws.require(p.CANCEL)
@@ -454,12 +453,9 @@ def batch(request: HttpRequest) -> HttpResponse:
         except OmsError as exc:
             messages.error(request, f"{_('Check the filters:')} {exc.message}")
             return redirect(_back(request))
-        max_pk = request.POST.get("max_pk", "")
-        max_pk = (
-            int(max_pk)
-            if max_pk.isdigit()
-            else (selected.aggregate(last=Max("pk"))["last"] or 0)
-        )
+        max_pk = whole_number(request.POST.get("max_pk", ""))
+        if max_pk is None:
+            max_pk = selected.aggregate(last=Max("pk"))["last"] or 0
         selected = selected.filter(pk__lte=max_pk)
         count, ids = selected.count(), []
         context.update(
@@ -471,7 +467,7 @@ def batch(request: HttpRequest) -> HttpResponse:
             }
         )
     else:
-        ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()][:500]
+        ids = [n for v in request.POST.getlist("ids") if (n := whole_number(v))][:500]
         selected, count = base.filter(pk__in=ids), len(ids)
     context.update(
         {
@@ -554,13 +550,11 @@ def batch(request: HttpRequest) -> HttpResponse:
 
 
 def _posted_time(value: str | None):
-    from datetime import datetime
-
+    """The time a confirmation page was counted at (None when missing or malformed)."""
     try:
-        when = datetime.fromisoformat(value or "")
-    except ValueError:
+        return parse_iso(value, field="as_of")
+    except OmsError:
         return None
-    return when if when.tzinfo is not None else None
 
 
 def describe_filter(ws: Workspace, query: str) -> list[tuple[str, str, str]]:
@@ -648,7 +642,7 @@ def _back(request: HttpRequest) -> str:
 @login_required
 @require_POST
 def switch_organisation(request: HttpRequest) -> HttpResponse:
-    slug = request.POST.get("organisation", "")
+    slug = clean_text(request.POST.get("organisation", ""))
     if Membership.objects.filter(user=request.user, organisation__slug=slug).exists():
         request.session["organisation"] = slug
     return redirect("orders:list")

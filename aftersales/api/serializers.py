@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from aftersales.choices import CaseKind, Outcome
 from aftersales.models import Case, CaseEvent, CaseItem
+from oms.core.api.fields import AmountField, IdField
 from orders.api.serializers import ErrorBody
 
 MAX_BATCH = 200
@@ -16,9 +17,7 @@ MAX_INGEST = 500
 
 
 def _amount(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=14, decimal_places=2, coerce_to_string=True, **kwargs
-    )
+    return AmountField(**kwargs)
 
 
 # ``return`` is a Python keyword: these two are built with type().
@@ -162,7 +161,7 @@ class CaseActionInput(serializers.Serializer):
 
 class CaseBatchInput(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         min_length=1,
         max_length=MAX_BATCH,
         help_text="Case ids",
@@ -171,7 +170,7 @@ class CaseBatchInput(serializers.Serializer):
 
 
 class UnifiedCaseItemInput(serializers.Serializer):
-    item = serializers.IntegerField(min_value=1, help_text="The order line's id")
+    item = IdField(help_text="The order line's id")
     quantity = serializers.IntegerField(min_value=1, default=1)
 
 
@@ -200,7 +199,7 @@ class UnifiedCaseInput(serializers.Serializer):
     )
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
-    amount = _amount(required=False, min_value=0)
+    amount = _amount(required=False)
     items = UnifiedCaseItemInput(
         many=True, required=False, help_text="Without items or line_ids: every line"
     )

@@ -25,8 +25,10 @@ from aftersales.models import Case, CaseEvent, CaseItem
 from aftersales.platforms import SPECS
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
+from oms.core.api.batch import run_item
 from oms.core.api.pagination import paginate, paginate_with_resume
 from oms.core.errors import NotFound, OmsError, ValidationFailed
+from oms.core.input import clean_text, whole_number
 from oms.core.timeutils import parse_iso
 from orders import permissions as p
 from orders.api.serializers import BatchOutput
@@ -223,13 +225,13 @@ def expected_version(request, data: dict) -> int | None:
     """``If-Match: <version>`` (quotes and W/ allowed) or ``expected_version``."""
     header = request.headers.get("If-Match")
     if header:
-        value = header.strip().removeprefix("W/").strip('"')
-        if not value.isdigit():
+        value = whole_number(header.strip().removeprefix("W/").strip('"'))
+        if value is None:
             raise ValidationFailed(
                 "If-Match must be the case's version number.",
-                fields={"If-Match": header},
+                fields={"If-Match": clean_text(header)},
             )
-        return int(value)
+        return value
     return data.get("expected_version")
 
 
@@ -400,14 +402,16 @@ class CaseBatchApi(OmsApiView):
         )
         results = []
         for case_id in ids:
-            try:
-                if case_id not in visible:
-                    raise NotFound("No such after-sales case.", case_id=case_id)
-                case = services.act(
-                    case_id, action, actor, reason=data.get("reason", "")
+            if case_id not in visible:
+                case = NotFound("No such after-sales case.", case_id=case_id)
+            else:
+                case = run_item(
+                    lambda case_id=case_id: services.act(
+                        case_id, action, actor, reason=data.get("reason", "")
+                    )
                 )
-            except OmsError as exc:
-                results.append({"id": case_id, "ok": False, "error": exc.as_dict()})
+            if isinstance(case, OmsError):
+                results.append({"id": case_id, "ok": False, "error": case.as_dict()})
             else:
                 results.append({"id": case_id, "ok": True, "version": case.version})
         ok = sum(result["ok"] for result in results)
@@ -518,10 +522,11 @@ class CaseIngestApi(OmsApiView):
         return Response({"results": results, "ok": ok, "failed": len(results) - ok})
 
     def _one(self, index: int, raw) -> dict:
-        try:
-            result = ingest_case(self.ctx.organisation, raw, self.ctx.actor)
-        except OmsError as exc:
-            return {"index": index, "ok": False, "error": exc.as_dict()}
+        result = run_item(
+            lambda: ingest_case(self.ctx.organisation, raw, self.ctx.actor)
+        )
+        if isinstance(result, OmsError):
+            return {"index": index, "ok": False, "error": result.as_dict()}
         row = {
             "index": index,
             "ok": True,

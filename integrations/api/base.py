@@ -29,6 +29,9 @@ from oms.core.api.exception_handler import error_response
 from orders.permissions import role_allows
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# How long a claimed key may stay without an answer before another request may take it
+# over: a process killed mid-request never releases its claim.
+IDEMPOTENCY_LEASE = timedelta(minutes=5)
 SESSION_RATE_PER_MINUTE = 1200
 
 
@@ -148,28 +151,66 @@ class OmsApiView(APIView):
 
     # --- idempotency ----------------------------------------------------------------
 
+    def raise_uncaught_exception(self, exc):
+        # An unhandled failure never reaches finalize_response: release the key here,
+        # so the client's retry with the same key runs the request again.
+        self._release()
+        super().raise_uncaught_exception(exc)
+
+    def _release(self) -> None:
+        record, self._idempotent = getattr(self, "_idempotent", None), None
+        if record is not None:
+            IdempotentRequest.objects.filter(pk=record.pk, completed=False).delete()
+
     def _claim(self, request) -> None:
-        key = request.headers["Idempotency-Key"][:255]
+        key = request.headers["Idempotency-Key"]
+        if not (len(key) <= 255 and key.isascii() and key.isprintable()):
+            raise _Replay(
+                self._error(
+                    "invalid_input",
+                    "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+                    400,
+                )
+            )
         digest = hashlib.sha256(
             request.method.encode() + request.path.encode() + b"\n" + request.body
         ).hexdigest()
         client = self.ctx.client_id
+        now = timezone.now()
         IdempotentRequest.objects.filter(
-            client=client, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW
+            client=client, key=key, created_at__lt=now - IDEMPOTENCY_WINDOW
         ).delete()
-        try:
-            with transaction.atomic():
-                self._idempotent = IdempotentRequest.objects.create(
-                    client=client,
-                    key=key,
-                    request_hash=digest,
-                    method=request.method,
-                    path=request.path,
-                )
-            return
-        except IntegrityError:
-            pass
-        first = IdempotentRequest.objects.get(client=client, key=key)
+        first = None
+        for _attempt in range(2):
+            try:
+                with transaction.atomic():
+                    self._idempotent = IdempotentRequest.objects.create(
+                        client=client,
+                        key=key,
+                        request_hash=digest,
+                        method=request.method,
+                        path=request.path,
+                        created_at=now,
+                    )
+                return
+            except IntegrityError:
+                pass
+            first = IdempotentRequest.objects.filter(client=client, key=key).first()
+            if first is None:
+                continue  # released a moment ago: claim it
+            abandoned = (
+                not first.completed
+                and first.request_hash == digest
+                and first.created_at < now - IDEMPOTENCY_LEASE
+            )
+            if not abandoned:
+                break
+            # Its process died without answering: take the key over, once.
+            IdempotentRequest.objects.filter(
+                pk=first.pk, completed=False, created_at=first.created_at
+            ).delete()
+        if first is None:  # released and claimed again by others in between
+            raise _Replay(self._in_progress())
         if first.request_hash != digest:
             raise _Replay(
                 self._error(
@@ -179,13 +220,7 @@ class OmsApiView(APIView):
                 )
             )
         if not first.completed:
-            raise _Replay(
-                self._error(
-                    "idempotency_in_progress",
-                    "A request with this Idempotency-Key is still running.",
-                    409,
-                )
-            )
+            raise _Replay(self._in_progress())
         replay = HttpResponse(
             bytes(first.response_body or b""),
             status=first.response_status,
@@ -193,6 +228,13 @@ class OmsApiView(APIView):
         )
         replay["Idempotent-Replayed"] = "true"
         raise _Replay(replay)
+
+    def _in_progress(self):
+        return self._error(
+            "idempotency_in_progress",
+            "A request with this Idempotency-Key is still running.",
+            409,
+        )
 
     def _error(self, code: str, message: str, status: int):
         response = error_response(code, message, status)
@@ -204,7 +246,9 @@ class OmsApiView(APIView):
             record.delete()  # let the client retry a server failure
             return
         response.render()
-        record.completed = True
-        record.response_status = response.status_code
-        record.response_body = response.content
-        record.save(update_fields=["completed", "response_status", "response_body"])
+        # By pk and still incomplete: a claim taken over after its lease is not ours.
+        IdempotentRequest.objects.filter(pk=record.pk, completed=False).update(
+            completed=True,
+            response_status=response.status_code,
+            response_body=response.content,
+        )

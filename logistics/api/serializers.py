@@ -9,6 +9,7 @@ from logistics.models import (
     TrackingCode,
     TrackingEvent,
 )
+from oms.core.api.fields import IdField
 from orders.api.serializers import (
     AddressInput,
     BatchInput,
@@ -20,9 +21,7 @@ NUMBER_MAX_LENGTH = 40
 
 
 class ShipItemInput(serializers.Serializer):
-    item = serializers.IntegerField(
-        min_value=1, help_text="The order item's id (see the order's packages)"
-    )
+    item = IdField(help_text="The order item's id (see the order's packages)")
     quantity = serializers.IntegerField(min_value=1)
 
 
@@ -61,8 +60,12 @@ class ShipInput(serializers.Serializer):
 
 
 class BatchShipNumberInput(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1, help_text="The order id")
-    tracking_number = serializers.CharField(max_length=NUMBER_MAX_LENGTH)
+    id = IdField(help_text="The order id")
+    # Checked per order by the service: a bad number is that order's error.
+    tracking_number = serializers.CharField(
+        max_length=200,
+        help_text=f"Letters and digits, at most {NUMBER_MAX_LENGTH}",
+    )
 
 
 class BatchShipInput(BatchInput):
@@ -154,7 +157,7 @@ class BatchShipOutput(serializers.Serializer):
 
 class PrintBatchInput(serializers.Serializer):
     order_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         min_length=1,
         max_length=500,
         help_text="The orders to print (shipped first when not yet shipped)",
@@ -289,7 +292,7 @@ class OrderTrackingOutput(serializers.Serializer):
 
 
 class RedeliveryInput(serializers.Serializer):
-    package = serializers.IntegerField(min_value=1, help_text="The failed package's id")
+    package = IdField(help_text="The failed package's id")
     address = AddressInput()
     name = serializers.CharField(required=False, max_length=128)
     phone = serializers.CharField(required=False, max_length=40)
@@ -327,7 +330,7 @@ class RedeliveryResultOutput(serializers.Serializer):
 
 class MergeInput(serializers.Serializer):
     order_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         min_length=2,
         max_length=20,
         help_text="Orders of one shop, buyer and address, awaiting shipment",

@@ -26,7 +26,7 @@ from logistics.models import (
     TrackingSource,
 )
 from logistics.selectors import packages_of_order, print_batch_for
-from oms.core.errors import NotFound, OmsError
+from oms.core.errors import NotFound, OmsError, ValidationFailed
 from orders import permissions as p
 from orders.api.views import (
     ACTION_ERRORS,
@@ -440,13 +440,39 @@ class TrackingEventsApi(OmsApiView):
         ],
     )
     def post(self, request):
-        data = _valid(s.TrackingEventsInput, request)
-        results = tracking.ingest_tracking_events(
+        # The envelope is checked as a whole, each event on its own: a bad event is
+        # that event's error, the others are recorded.
+        events = request.data.get("events") if isinstance(request.data, dict) else None
+        if not isinstance(events, list) or not 1 <= len(events) <= tracking.MAX_EVENTS:
+            raise ValidationFailed(
+                f'Send {{"events": [...]}} with 1 to {tracking.MAX_EVENTS} events.',
+                fields={"events": f"a list of 1 to {tracking.MAX_EVENTS} events"},
+            )
+        valid, refused = [], {}
+        for index, raw in enumerate(events):
+            event = s.TrackingEventInput(data=raw)
+            if event.is_valid():
+                valid.append((index, dict(event.validated_data)))
+            else:
+                refused[index] = ValidationFailed(
+                    "The event is not valid; see details.fields.",
+                    fields=event.errors,
+                ).as_dict()
+        stored = tracking.ingest_tracking_events(
             organisation=self.ctx.organisation,
-            events=[dict(event) for event in data["events"]],
+            events=[event for _, event in valid],
             source=TrackingSource.API,
             actor=self.ctx.actor,
         )
+        by_index = {
+            index: {**result, "index": index}
+            for (index, _), result in zip(valid, stored, strict=True)
+        }
+        results = [
+            by_index.get(index)
+            or {"index": index, "outcome": tracking.ERROR, "error": refused[index]}
+            for index in range(len(events))
+        ]
         outcomes = [result["outcome"] for result in results]
         return Response(
             {

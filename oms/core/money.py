@@ -1,19 +1,39 @@
 """Exact money: ``Decimal`` amounts with an ISO 4217 currency, never ``float``."""
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from oms.core.errors import ValidationFailed
 
 # Minor units for the currencies our shops settle in; anything else uses 2.
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "IDR": 0}
 AMOUNT_PLACES = 2  # the precision every amount column stores
+AMOUNT_DIGITS = 14  # ... and its digits (DecimalField(max_digits=14, decimal_places=2))
+MAX_AMOUNT = Decimal(10) ** (AMOUNT_DIGITS - AMOUNT_PLACES) - Decimal("0.01")
+# A plain decimal: ASCII digits, an optional sign and fraction. No exponent ("1e30"),
+# no NaN or Infinity, no other scripts' digits (Decimal("١٢") is 12).
+_PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
-def parse_amount(value: object, *, field: str = "amount") -> Decimal:
-    """Turn a decimal string or integer into a ``Decimal`` rounded to the stored precision.
+def currency_places(currency: str | None) -> int:
+    """The decimals an amount in ``currency`` may have (at most the column's two)."""
+    return min(MINOR_UNITS.get((currency or "").upper(), 2), AMOUNT_PLACES)
 
-    Floats are refused: binary floating point cannot hold 0.1 exactly.
+
+def parse_amount(
+    value: object,
+    *,
+    field: str = "amount",
+    currency: str | None = None,
+    positive: bool = False,
+) -> Decimal:
+    """The one money validator, for every amount that enters (API, forms, platforms).
+
+    A decimal string, an integer or a ``Decimal``; ``None`` or ``""`` is 0. Refused with
+    ``ValidationFailed``: floats (binary floating point cannot hold 0.1 exactly), anything
+    but a plain decimal, negative amounts (zero too when ``positive``), more decimals than
+    the currency has (two when it is not known), and more digits than the columns hold.
     """
     if isinstance(value, (bool, float)):
         raise ValidationFailed(
@@ -21,15 +41,30 @@ def parse_amount(value: object, *, field: str = "amount") -> Decimal:
         )
     if value is None or value == "":
         return Decimal("0.00")
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValidationFailed(
-            f"{field} is not a number: {value!r}", field=field
-        ) from exc
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    else:
+        text = str(value).strip()
+        if len(text) > 40 or not _PLAIN.fullmatch(text):
+            raise ValidationFailed(f"{field} is not a decimal number", field=field)
+        amount = Decimal(text)
     if not amount.is_finite():
         raise ValidationFailed(f"{field} is not a finite number", field=field)
-    return amount.quantize(Decimal(1).scaleb(-AMOUNT_PLACES), rounding=ROUND_HALF_UP)
+    if amount < 0 or (positive and amount == 0):
+        bound = "more than 0" if positive else "0 or more"
+        raise ValidationFailed(f"{field} must be {bound}", field=field)
+    if amount > MAX_AMOUNT:
+        raise ValidationFailed(f"{field} must be at most {MAX_AMOUNT}", field=field)
+    places = currency_places(currency)
+    step = Decimal(1).scaleb(-places)
+    if amount != amount.quantize(step, rounding=ROUND_HALF_UP):
+        unit = currency.upper() if currency else "this amount"
+        raise ValidationFailed(
+            f"{field} has more than {places} decimal places for {unit}", field=field
+        )
+    return amount.quantize(Decimal(1).scaleb(-AMOUNT_PLACES))
 
 
 @dataclass(frozen=True, slots=True)

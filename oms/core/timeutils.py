@@ -31,22 +31,41 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds // 60}m"
 
 
+# The times an order, a parcel or a case can carry. Outside them a time is a typo or a
+# probe, and near year 1 or 9999 shifting it to UTC or adding a deadline overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def parse_iso(value: str | datetime | None, *, field: str = "time") -> datetime | None:
-    """An ISO-8601 time with an offset → aware UTC. Naive times are refused."""
+    """An ISO-8601 time with an offset → aware UTC, from 1970 to 2199.
+
+    Naive times are refused, and so are times out of that range: every time that enters
+    (API fields, query filters, platform payloads) comes through here.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         parsed = value
     else:
+        text = str(value).strip()
+        if len(text) > 40 or not text.isascii() or not text.isprintable():
+            raise ValidationFailed(f"{field} is not an ISO-8601 time", field=field)
         try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
             raise ValidationFailed(
                 f"{field} is not an ISO-8601 time", field=field
             ) from exc
     if parsed.tzinfo is None:
         raise ValidationFailed(f"{field} must carry a time zone offset", field=field)
-    return parsed.astimezone(UTC)
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValidationFailed(f"{field} must be between 1970 and 2199", field=field)
+    return utc
 
 
 def parse_local(value: str | None, tz: str, *, field: str = "time") -> datetime | None:
@@ -59,7 +78,7 @@ def parse_local(value: str | None, tz: str, *, field: str = "time") -> datetime 
         raise ValidationFailed(
             f"{field} is not a YYYY-MM-DD HH:MM:SS time", field=field
         ) from exc
-    return naive.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+    return parse_iso(naive.replace(tzinfo=ZoneInfo(tz)), field=field)
 
 
 def format_local(value: datetime | None, tz: str) -> str | None:
@@ -72,6 +91,9 @@ def parse_unix(value: int | str | None, *, field: str = "time") -> datetime | No
     if value is None or value == "" or value == 0:
         return None
     try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (TypeError, ValueError, OverflowError) as exc:
+        when = datetime.fromtimestamp(int(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
         raise ValidationFailed(f"{field} is not Unix seconds", field=field) from exc
+    if not EARLIEST <= when < LATEST:
+        raise ValidationFailed(f"{field} must be between 1970 and 2199", field=field)
+    return when

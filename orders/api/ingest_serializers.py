@@ -7,6 +7,7 @@ arrives), and each order's errors come back in its own result.
 
 from rest_framework import serializers
 
+from oms.core.api.fields import AmountField
 from orders.api.serializers import ErrorBody
 from orders.choices import Channel, DeadlineKind, Flag
 from orders.ingest import MAX_ITEMS
@@ -15,10 +16,7 @@ MAX_ORDERS = 500
 
 
 def _amount(help_text: str = "", **kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=14, decimal_places=2, coerce_to_string=True, help_text=help_text,
-        **kwargs,
-    )  # fmt: skip
+    return AmountField(help_text=help_text, **kwargs)
 
 
 class UnifiedBuyerInput(serializers.Serializer):

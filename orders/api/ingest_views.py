@@ -8,12 +8,12 @@ held in one transaction together: each order's row lock is released once it is d
 
 from collections.abc import Mapping
 
-from django.db import DataError, transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
+from oms.core.api.batch import run_item
 from oms.core.errors import NotFound, OmsError, ValidationFailed
 from orders import permissions as p
 from orders.api import ingest_serializers as i
@@ -144,14 +144,11 @@ class OrderBulkUpsertApi(OmsApiView):
             shop = shops.get(shop_id)
             if shop is None:  # another organisation's, or outside this key's shops
                 raise NotFound("No such shop.", shop=shop_id)
-            try:
-                with transaction.atomic():
-                    result = ingest_order(shop=shop, payload=raw, actor=self.ctx.actor)
-            except DataError as exc:  # a value longer than its column, and the like
-                raise ValidationFailed(
-                    "A value does not fit (too long or out of range).",
-                    reason=str(exc).splitlines()[0][:200],
-                ) from exc
+            result = run_item(
+                lambda: ingest_order(shop=shop, payload=raw, actor=self.ctx.actor)
+            )
+            if isinstance(result, OmsError):
+                raise result
         except OmsError as exc:
             return {"index": index, "ok": False, "error": exc.as_dict()}
         return {

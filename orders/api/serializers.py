@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from oms.core.api.fields import AmountField, IdField
 from orders.choices import Flag
 from orders.models import Order, OrderEvent, OrderItem, Shop
 from orders.platforms import get_spec
@@ -158,9 +159,7 @@ class MemoInput(VersionedInput):
 
 
 class PriceInput(VersionedInput):
-    total = serializers.DecimalField(
-        max_digits=14, decimal_places=2, coerce_to_string=True
-    )
+    total = AmountField(positive=True)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
@@ -190,9 +189,7 @@ class CancelInput(VersionedInput):
 
 
 class BatchInput(serializers.Serializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=500
-    )
+    ids = serializers.ListField(child=IdField(), min_length=1, max_length=500)
 
 
 class BatchMemoInput(BatchInput):

@@ -14,6 +14,7 @@ from integrations.api.base import OmsApiView
 from integrations.models import Scope
 from oms.core.api.pagination import paginate, paginate_with_resume
 from oms.core.errors import NotFound, OmsError, ValidationFailed
+from oms.core.input import clean_text, whole_number
 from orders import actions
 from orders import permissions as p
 from orders.api import serializers as s
@@ -220,13 +221,13 @@ def expected_version(request, data: dict) -> int | None:
     """``If-Match: <version>`` (quotes and W/ allowed) or a ``version`` field."""
     header = request.headers.get("If-Match")
     if header:
-        value = header.strip().removeprefix("W/").strip('"')
-        if not value.isdigit():
+        value = whole_number(header.strip().removeprefix("W/").strip('"'))
+        if value is None:
             raise ValidationFailed(
                 "If-Match must be the order's version number.",
-                fields={"If-Match": header},
+                fields={"If-Match": clean_text(header)},
             )
-        return int(value)
+        return value
     return data.get("version")
 
 

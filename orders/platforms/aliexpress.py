@@ -7,6 +7,7 @@ interrupted and return to it. Order times are US Pacific strings (a per-platform
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from oms.core.timeutils import parse_local
@@ -176,12 +177,12 @@ def _money(value: Any) -> tuple[str, str]:
     if value.get("amount") not in (None, ""):
         return (str(value["amount"]), currency)
     if value.get("cent") not in (None, ""):
-        factor = int(value.get("cent_factor") or 100)
-        cents = int(value["cent"])
-        return (
-            f"{cents // factor}.{cents % factor:0{len(str(factor)) - 1}d}",
-            currency,
-        )
+        # cent / cent_factor, exactly: the factor is a power of ten (100 for USD).
+        factor = str(int(value.get("cent_factor") or 100))
+        if factor.strip("0") != "1":
+            raise ValueError(f"cent_factor {factor!r} is not a power of ten")
+        cents = Decimal(int(value["cent"])).scaleb(-(len(factor) - 1))
+        return (str(cents), currency)
     return ("0", currency)
 
 

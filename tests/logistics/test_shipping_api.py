@@ -306,3 +306,29 @@ def test_another_organisations_order_is_404_on_the_dashboard(client, carrier, sh
     )
     assert response.status_code == 404
     assert not Package.objects.exists()
+
+
+def test_batch_ship_refuses_a_bad_number_for_that_order_only(api, carrier, shop):
+    """A malformed number is the error of its order (issue 11, failure 8)."""
+    orders = [make_order(shop, "WAIT_SELLER_SEND_GOODS") for _ in range(3)]
+    response = api.post(
+        "/api/v1/orders/batch/ship/",
+        {
+            "ids": [o.pk for o in orders],
+            "carrier": "YUNDA",
+            "tracking_numbers": [
+                {"id": orders[0].pk, "tracking_number": "Y" * 41},
+                {"id": orders[1].pk, "tracking_number": "YD-1 2"},
+                {"id": orders[2].pk, "tracking_number": "YD0000000009"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["ok"] for r in body["results"]] == [False, False, True]
+    assert [r.get("error", {}).get("code") for r in body["results"][:2]] == [
+        "invalid_input",
+        "invalid_input",
+    ]
+    assert Package.objects.get().tracking_number == "YD0000000009"
