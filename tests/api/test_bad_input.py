@@ -453,7 +453,8 @@ def test_every_paginated_list_and_bulk_endpoint_is_probed():
     posted = {path for method, path, _ in OPERATIONS if method == "POST"}
     assert posted >= {
         "/api/v1/orders/bulk-upsert/",
-        "/api/v1/orders/batch/{action}/",
+        "/api/v1/orders/batch/memo/",
+        "/api/v1/orders/batch/cancel/",
         "/api/v1/orders/batch/ship/",
         "/api/v1/cases/batch/{action}/",
         "/api/v1/cases/ingest/",
