@@ -9,7 +9,17 @@ import traceback
 
 from soak.result import AreaResult, Context
 
-AREAS = ["schema", "access", "races", "replays", "crash", "input", "login", "headers", "ssrf"]
+AREAS = [
+    "schema",
+    "access",
+    "races",
+    "replays",
+    "crash",
+    "input",
+    "login",
+    "headers",
+    "ssrf",
+]
 
 
 class Timeout(BaseException):
@@ -32,7 +42,9 @@ def parse(argv):
     parser = argparse.ArgumentParser(prog="python -m soak", description=__doc__)
     parser.add_argument("--short", action="store_true", help="small sizes (the CI run)")
     parser.add_argument("--area", nargs="+", choices=AREAS, default=AREAS)
-    parser.add_argument("--database", help="default oms_soak (oms_soak_short with --short)")
+    parser.add_argument(
+        "--database", help="default oms_soak (oms_soak_short with --short)"
+    )
     parser.add_argument("--timeout", type=int, help="seconds for the whole run")
     parser.add_argument("--web-workers", type=int, default=3)
     return parser.parse_args(argv)
@@ -95,7 +107,9 @@ def main(argv=None) -> int:
                                   samples=[f"the run exceeded {timeout} s"]))  # fmt: skip
     except Exception as exc:
         log(traceback.format_exc())
-        results.append(AreaResult("stack", tried=1, failed=1, samples=[repr(exc)[:300]]))
+        results.append(
+            AreaResult("stack", tried=1, failed=1, samples=[repr(exc)[:300]])
+        )
     finally:
         signal.alarm(0)
         stack.stop()

@@ -11,8 +11,19 @@ from dataclasses import dataclass, field
 from soak.client import Api, Principal
 
 APP_KEY, APP_SECRET = "soak_app_key", "soak_app_secret"
-TAOBAO = ["WAIT_BUYER_PAY", "WAIT_SELLER_SEND_GOODS", "WAIT_BUYER_CONFIRM_GOODS", "TRADE_FINISHED"]
-TIKTOK = ["UNPAID", "AWAITING_SHIPMENT", "AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED"]
+TAOBAO = [
+    "WAIT_BUYER_PAY",
+    "WAIT_SELLER_SEND_GOODS",
+    "WAIT_BUYER_CONFIRM_GOODS",
+    "TRADE_FINISHED",
+]
+TIKTOK = [
+    "UNPAID",
+    "AWAITING_SHIPMENT",
+    "AWAITING_COLLECTION",
+    "IN_TRANSIT",
+    "DELIVERED",
+]
 ALIEXPRESS = ["PLACE_ORDER_SUCCESS", "WAIT_SELLER_SEND_GOODS", "SELLER_PART_SEND_GOODS"]
 _tracking = itertools.count(10_000_000)
 
@@ -74,9 +85,17 @@ def shipped_batch(shop, actor):
     from logistics.shipping import ship
 
     order = awaiting(shop)
-    ship(order.pk, actor=actor, carrier_code="YUNDA", tracking_number=f"YD{next(_tracking)}")
+    ship(
+        order.pk,
+        actor=actor,
+        carrier_code="YUNDA",
+        tracking_number=f"YD{next(_tracking)}",
+    )
     batch, _ = print_labels(
-        organisation=shop.organisation, actor=actor, order_ids=[order.pk], carrier_code="YUNDA"
+        organisation=shop.organisation,
+        actor=actor,
+        order_ids=[order.pk],
+        carrier_code="YUNDA",
     )
     return batch
 
@@ -104,15 +123,24 @@ def seed(api: Api, receiver_url: str, *, orders_per_status: int = 2) -> World:
     org_b = OrganisationFactory(name="Soak B", slug="soak-b")
     world.orgs = {"A": org_a, "B": org_b}
     # Subscriptions first, so every order event below fans out into deliveries.
-    subs = {"A": fresh_subscription(org_a, receiver_url), "B": fresh_subscription(org_b, receiver_url)}
+    subs = {
+        "A": fresh_subscription(org_a, receiver_url),
+        "B": fresh_subscription(org_b, receiver_url),
+    }
     keys = {"app_key": APP_KEY, "app_secret": APP_SECRET}
     world.shops = {
         "A1": ShopFactory(organisation=org_a, platform="taobao", name="A1 taobao"),
         "A2": ShopFactory(organisation=org_a, platform="taobao", name="A2 taobao"),
-        "A3": ShopFactory(organisation=org_a, platform="tiktok", name="A3 tiktok", **keys),
-        "A4": ShopFactory(organisation=org_a, platform="aliexpress", name="A4 aliexpress", **keys),
+        "A3": ShopFactory(
+            organisation=org_a, platform="tiktok", name="A3 tiktok", **keys
+        ),
+        "A4": ShopFactory(
+            organisation=org_a, platform="aliexpress", name="A4 aliexpress", **keys
+        ),
         "B1": ShopFactory(organisation=org_b, platform="taobao", name="B1 taobao"),
-        "B2": ShopFactory(organisation=org_b, platform="tiktok", name="B2 tiktok", **keys),
+        "B2": ShopFactory(
+            organisation=org_b, platform="tiktok", name="B2 tiktok", **keys
+        ),
     }
     statuses = {"taobao": TAOBAO, "tiktok": TIKTOK, "aliexpress": ALIEXPRESS}
     for shop in world.shops.values():
@@ -122,9 +150,12 @@ def seed(api: Api, receiver_url: str, *, orders_per_status: int = 2) -> World:
 
     # Members of every role (and shop-limited ones), then API keys.
     user_model = get_user_model()
+
     def member(org, role, name, shops=()):
         password = f"soak-{name}-Pw-2026!"
-        user = user_model.objects.create_user(username=f"soak-{name}", password=password)
+        user = user_model.objects.create_user(
+            username=f"soak-{name}", password=password
+        )
         membership = Membership.objects.create(user=user, organisation=org, role=role)
         membership.shops.set(shops)
         world.passwords[user.username] = password
@@ -164,10 +195,8 @@ def seed(api: Api, receiver_url: str, *, orders_per_status: int = 2) -> World:
         target.case = fresh_case(shop)
         target.batch = shipped_batch(shop, owner_actor[org])
         target.subscription = subs[org]
-        target.delivery = (
-            WebhookDelivery.objects.filter(
-                subscription=subs[org], payload__data__order__id=target.order.pk
-            ).first()
-        )
+        target.delivery = WebhookDelivery.objects.filter(
+            subscription=subs[org], payload__data__order__id=target.order.pk
+        ).first()
         world.targets[name] = target
     return world

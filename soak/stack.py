@@ -55,7 +55,17 @@ def stack_env(database: str, var_dir: str, *, allow_loopback: bool = True) -> di
         "PYTHONUNBUFFERED": "1",
         # A safety net: anything that would leave the machine goes to a closed port on
         # loopback instead (urllib and requests honour these); loopback goes direct.
-        **dict.fromkeys(("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"), DEAD_PROXY),
+        **dict.fromkeys(
+            (
+                "http_proxy",
+                "https_proxy",
+                "HTTP_PROXY",
+                "HTTPS_PROXY",
+                "all_proxy",
+                "ALL_PROXY",
+            ),
+            DEAD_PROXY,
+        ),
         "no_proxy": NO_PROXY,
         "NO_PROXY": NO_PROXY,
     }
@@ -282,7 +292,10 @@ class Stack:
             if self.web.popen.poll() is not None:
                 break
             with contextlib.suppress(requests.RequestException):
-                if requests.get(self.base_url + "/healthz/", timeout=2).status_code == 200:
+                if (
+                    requests.get(self.base_url + "/healthz/", timeout=2).status_code
+                    == 200
+                ):
                     return
             time.sleep(0.3)
         raise RuntimeError(f"gunicorn did not answer:\n{self.web.tail()}")

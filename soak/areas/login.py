@@ -23,8 +23,11 @@ def _attempt(api, username: str, password: str, forwarded: str):
             "X-Forwarded-For": forwarded,
             "Referer": api.base_url + "/login/",
         },
-        data={"username": username, "password": password,
-              "csrfmiddlewaretoken": match.group(1)},
+        data={
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": match.group(1),
+        },
     )
     signed_in = response.status_code in (302, 303) and "sessionid" in response.cookies
     return signed_in, response
@@ -44,7 +47,9 @@ def run(ctx) -> AreaResult:
                         f"{getattr(response, 'status_code', response)}"):  # fmt: skip
         return result
     for i in range(wrong):
-        signed_in, response = _attempt(api, username, f"wrong-{i}", f"203.0.113.{i % 250 + 1}")
+        signed_in, response = _attempt(
+            api, username, f"wrong-{i}", f"203.0.113.{i % 250 + 1}"
+        )
         if signed_in is None:
             result.fail(response)
             return result

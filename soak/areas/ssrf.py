@@ -69,5 +69,7 @@ def run(ctx) -> AreaResult:
                 refused = True
             except Exception as exc:
                 refused, url = False, f"{url} raised {exc!r}"
-            result.check(refused, f"validate_url({url}) accepted without loopback allowed")
+            result.check(
+                refused, f"validate_url({url}) accepted without loopback allowed"
+            )
     return result
