@@ -84,13 +84,22 @@ def session_headers(user) -> dict:
 
 def error_shape_problem(response: requests.Response) -> str | None:
     """None when ``response`` is JSON ``{"error": {"code", "message", "details"}}``."""
-    if "json" not in response.headers.get("Content-Type", ""):
-        return f"not JSON ({response.headers.get('Content-Type')})"
+    content_type = header(response, "Content-Type")
+    if "json" not in content_type:
+        return f"not JSON ({content_type or 'no Content-Type'})"
     try:
-        body = response.json()
+        body = jsonlib.loads(response.content)
     except ValueError:
         return "invalid JSON"
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or not {"code", "message", "details"} <= set(error):
         return f"not the error shape: {response.text[:120]!r}"
     return None
+
+
+def header(response, name: str) -> str:
+    """A header of a requests or a schemathesis response (whose values are lists)."""
+    for key, value in response.headers.items():
+        if key.lower() == name.lower():
+            return value[0] if isinstance(value, list) else value
+    return ""

@@ -4,6 +4,7 @@ import argparse
 import importlib
 import os
 import signal
+import sys
 import time
 import traceback
 
@@ -35,7 +36,8 @@ def _on_signal(signum, frame):
 
 
 def log(message: str) -> None:
-    pass
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def parse(argv):
@@ -76,7 +78,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGALRM, _on_timeout)
     signal.alarm(timeout)
     results: list[AreaResult] = []
-    time.monotonic()
+    started = time.monotonic()
     try:
         log(f"==> soak{' (short)' if args.short else ''}: database {database}")
         stack.prepare_database()
@@ -114,4 +116,9 @@ def main(argv=None) -> int:
         signal.alarm(0)
         stack.stop()
     failed = sum(r.failed for r in results)
+    verdict = "FAILED" if failed else "passed"
+    sys.stdout.write(
+        f"{table(results)}\n\nsoak: {verdict} in {time.monotonic() - started:.0f} s\n"
+    )
+    sys.stdout.flush()
     return 1 if failed else 0
