@@ -1,8 +1,10 @@
 """What each area returns: how many probes it tried, how many held, which failed."""
 
+import re
 from dataclasses import dataclass, field
 
-MAX_SAMPLES = 8
+MAX_SAMPLES = 12
+PER_KIND = 3
 
 
 @dataclass
@@ -12,21 +14,26 @@ class AreaResult:
     held: int = 0
     failed: int = 0
     samples: list[str] = field(default_factory=list)
-    error: str = ""  # the area itself crashed (counts as a failure)
+    kinds: dict = field(default_factory=dict)  # failures per kind, for the summary
 
-    def check(self, ok: bool, sample: str = "") -> bool:
+    def check(self, ok: bool, sample: str = "", kind: str = "") -> bool:
         self.tried += 1
         if ok:
             self.held += 1
         else:
-            self.fail(sample, counted=True)
+            self.fail(sample, counted=True, kind=kind)
         return ok
 
-    def fail(self, sample: str, *, counted: bool = False) -> None:
+    def fail(self, sample: str, *, counted: bool = False, kind: str = "") -> None:
+        """Count a failure; keep a few samples of each kind (default: the sample's text
+        after its last ': ', digits removed)."""
         if not counted:
             self.tried += 1
         self.failed += 1
-        if len(self.samples) < MAX_SAMPLES and sample not in self.samples:
+        kind = kind or re.sub(r"\d+", "N", sample.rsplit(": ", 1)[-1])[:80]
+        seen = self.kinds.get(kind, 0)
+        self.kinds[kind] = seen + 1
+        if seen < PER_KIND and len(self.samples) < MAX_SAMPLES:
             self.samples.append(sample[:300])
 
 

@@ -60,7 +60,10 @@ def table(results: list[AreaResult]) -> str:
     lines.append(f"{'total':<10} {total[0]:>7} {total[1]:>7} {total[2]:>7}")
     for r in results:
         if r.samples:
-            lines.append(f"\n{r.area}: failure samples")
+            lines.append(f"\n{r.area}: failures by kind")
+            top = sorted(r.kinds.items(), key=lambda kv: -kv[1])
+            lines.extend(f"  {n:>6} x {kind}" for kind, n in top[:10])
+            lines.append(f"{r.area}: samples")
             lines.extend(f"  - {s}" for s in r.samples)
     return "\n".join(lines)
 

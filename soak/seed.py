@@ -79,25 +79,33 @@ def fresh_case(shop):
     return open_case(order, kind, Actor.platform(shop.platform))[0]
 
 
-def shipped_batch(shop, actor):
-    """A print batch holding one order of ``shop`` (shipped with a scanned number)."""
+def shipped_batch(shop, actor, also=None):
+    """A print batch holding one order of ``shop`` (and one of shop ``also``)."""
     from logistics.print_batches import print_labels
+
+    order_ids = []
+    for each in filter(None, (shop, also)):
+        order = awaiting(each)
+        order_ids.append(order.pk)
+        _ship(order, actor)
+    batch, _ = print_labels(
+        organisation=shop.organisation,
+        actor=actor,
+        order_ids=order_ids,
+        carrier_code="YUNDA",
+    )
+    return batch
+
+
+def _ship(order, actor):
     from logistics.shipping import ship
 
-    order = awaiting(shop)
     ship(
         order.pk,
         actor=actor,
         carrier_code="YUNDA",
         tracking_number=f"YD{next(_tracking)}",
     )
-    batch, _ = print_labels(
-        organisation=shop.organisation,
-        actor=actor,
-        order_ids=[order.pk],
-        carrier_code="YUNDA",
-    )
-    return batch
 
 
 def fresh_subscription(organisation, url: str):
@@ -193,7 +201,10 @@ def seed(api: Api, receiver_url: str, *, orders_per_status: int = 2) -> World:
         target = Target(name=name, shop=shop)
         target.order = awaiting(shop)
         target.case = fresh_case(shop)
-        target.batch = shipped_batch(shop, owner_actor[org])
+        # Another shop's batch also holds an order of the own shop: a principal limited
+        # to the own shop must still not see it (it contains another shop's order).
+        also = world.shops["A1"] if name == "other_shop" else None
+        target.batch = shipped_batch(shop, owner_actor[org], also)
         target.subscription = subs[org]
         target.delivery = WebhookDelivery.objects.filter(
             subscription=subs[org], payload__data__order__id=target.order.pk

@@ -42,7 +42,7 @@ def _world_s(ctx) -> tuple[Principal, dict[str, list]]:
             WebhookDelivery.objects.filter(subscription=sub).values_list(
                 "pk", flat=True
             )[:5]
-        ),  # fmt: skip
+        ),
         "shop_id": [tiktok.pk, taobao.pk],
     }
     return Principal.key(ctx.world.api, "key:S", raw, list(Scope.values)), known
@@ -110,7 +110,7 @@ def run(ctx) -> AreaResult:
                         response = case.call(
                             base_url=base, headers=principal.headers, timeout=30
                         )
-                    except Exception as exc:  # noqa: BLE001 - a hang or a reset is a failure
+                    except Exception as exc:  # a hang or a reset is a failure
                         result.fail(f"{label} [{mode.value}]: {exc!r}")
                         return
                     problems = []
@@ -125,7 +125,10 @@ def run(ctx) -> AreaResult:
                         case.validate_response(
                             response, checks=checks, headers=principal.headers
                         )
-                    except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - schemathesis' failures
+                    except (
+                        Exception,
+                        BaseExceptionGroup,
+                    ) as exc:  # schemathesis' failures
                         problems.append(str(exc).strip().splitlines()[0][:160])
                     if (mode == GenerationMode.NEGATIVE and 400 <= response.status_code < 500
                             and (shape := error_shape_problem(response))):  # fmt: skip
@@ -151,7 +154,7 @@ def run(ctx) -> AreaResult:
                 test()
             except hypothesis.errors.Unsatisfiable:
                 pass  # nothing invalid to generate (an operation without inputs)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 text = (
                     str(exc).strip().splitlines()[0][:160]
                     if str(exc).strip()
