@@ -4,7 +4,6 @@ import re
 from dataclasses import dataclass, field
 
 MAX_SAMPLES = 12
-PER_KIND = 3
 
 
 @dataclass
@@ -14,7 +13,7 @@ class AreaResult:
     held: int = 0
     failed: int = 0
     samples: list[str] = field(default_factory=list)
-    kinds: dict = field(default_factory=dict)  # failures per kind, for the summary
+    kinds: dict = field(default_factory=dict)  # kind: [failures, first sample]
 
     def check(self, ok: bool, sample: str = "", kind: str = "") -> bool:
         self.tried += 1
@@ -31,9 +30,11 @@ class AreaResult:
             self.tried += 1
         self.failed += 1
         kind = kind or re.sub(r"\d+", "N", sample.rsplit(": ", 1)[-1])[:80]
-        seen = self.kinds.get(kind, 0)
-        self.kinds[kind] = seen + 1
-        if seen < PER_KIND and len(self.samples) < MAX_SAMPLES:
+        if kind in self.kinds:
+            self.kinds[kind][0] += 1
+        else:
+            self.kinds[kind] = [1, sample[:300]]
+        if len(self.samples) < MAX_SAMPLES:
             self.samples.append(sample[:300])
 
 

@@ -23,6 +23,9 @@ AREAS = [
 ]
 
 
+MAX_KINDS = 15
+
+
 class Timeout(BaseException):
     """The whole run took longer than --timeout (a BaseException: nothing swallows it)."""
 
@@ -59,12 +62,12 @@ def table(results: list[AreaResult]) -> str:
     total = [sum(getattr(r, k) for r in results) for k in ("tried", "held", "failed")]
     lines.append(f"{'total':<10} {total[0]:>7} {total[1]:>7} {total[2]:>7}")
     for r in results:
-        if r.samples:
-            lines.append(f"\n{r.area}: failures by kind")
-            top = sorted(r.kinds.items(), key=lambda kv: -kv[1])
-            lines.extend(f"  {n:>6} x {kind}" for kind, n in top[:10])
-            lines.append(f"{r.area}: samples")
-            lines.extend(f"  - {s}" for s in r.samples)
+        if r.kinds:
+            top = sorted(r.kinds.values(), key=lambda kv: -kv[0])
+            lines.append(f"\n{r.area}: {len(top)} kinds of failure, a sample of each")
+            lines.extend(f"  {n:>5} x {sample}" for n, sample in top[:MAX_KINDS])
+            if len(top) > MAX_KINDS:
+                lines.append(f"  ... and {len(top) - MAX_KINDS} more kinds")
     return "\n".join(lines)
 
 
@@ -96,15 +99,15 @@ def main(argv=None) -> int:
             begun = time.monotonic()
             log(f"==> area {area}")
             module = importlib.import_module(f"soak.areas.{area}")
+            result = AreaResult(area)
+            results.append(result)
             try:
-                result = module.run(ctx)
+                module.run(ctx, result)
             except Timeout:
                 raise
             except Exception as exc:
-                result = AreaResult(area)
                 result.fail(f"the area crashed: {exc!r}")
                 log(traceback.format_exc())
-            results.append(result)
             log(f"    {result.tried} tried, {result.held} held, {result.failed} failed "
                 f"in {time.monotonic() - begun:.0f} s")  # fmt: skip
     except Timeout:

@@ -199,10 +199,9 @@ def _is_not_found_deny(principal, method, path, body, reply) -> bool:
     return message == _missing_message(principal, method, path, body)
 
 
-def run(ctx) -> AreaResult:
+def run(ctx, result: AreaResult) -> AreaResult:
     from orders.permissions import role_allows
 
-    result = AreaResult("access")
     world = ctx.world
     org_a = world.orgs["A"]
     receiver = ctx.stack.receiver.url

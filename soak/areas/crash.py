@@ -203,8 +203,7 @@ def repetition(ctx, result, rng, org, shop, count, rep):
     )
 
 
-def run(ctx) -> AreaResult:
-    result = AreaResult("crash")
+def run(ctx, result: AreaResult) -> AreaResult:
     org, shop, _ = _world_c(ctx)
     rng = random.Random(20261204)  # when to kill: varied, but the same every run
     count = ctx.size(30, 200)

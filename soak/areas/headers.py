@@ -4,8 +4,7 @@ and API replies that carry buyers' personal data."""
 from soak.result import AreaResult
 
 
-def run(ctx) -> AreaResult:
-    result = AreaResult("headers")
+def run(ctx, result: AreaResult) -> AreaResult:
     world = ctx.world
     owner = world.principal("owner")
     order = world.targets["own"].order

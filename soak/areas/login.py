@@ -33,8 +33,7 @@ def _attempt(api, username: str, password: str, forwarded: str):
     return signed_in, response
 
 
-def run(ctx) -> AreaResult:
-    result = AreaResult("login")
+def run(ctx, result: AreaResult) -> AreaResult:
     world = ctx.world
     username = "soak-customer_service"
     password = world.passwords[username]

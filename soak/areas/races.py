@@ -251,8 +251,7 @@ RACES = [
 ]
 
 
-def run(ctx) -> AreaResult:
-    result = AreaResult("races")
+def run(ctx, result: AreaResult) -> AreaResult:
     sizes = (2, 10) if ctx.short else (2, 10, 50)
     rounds = 1 if ctx.short else 3
     for race in RACES:

@@ -196,8 +196,7 @@ def reordered_stream(ctx, result, orders: int, duplicate_share: float = 0.2):
                  f"reordered stream of {len(stream)} pushes: {'; '.join(problems)}")  # fmt: skip
 
 
-def run(ctx) -> AreaResult:
-    result = AreaResult("replays")
+def run(ctx, result: AreaResult) -> AreaResult:
     for _ in range(ctx.size(2, 20)):
         idempotent_memo(
             ctx, result, replays=ctx.size(3, 10), concurrent=ctx.size(5, 20)

@@ -64,7 +64,7 @@ def _strategy(operation, mode, known):
     return st.one_of(strategies)
 
 
-def run(ctx) -> AreaResult:
+def run(ctx, result: AreaResult) -> AreaResult:
     import schemathesis
     from schemathesis import GenerationMode
     from schemathesis.checks import (
@@ -74,7 +74,6 @@ def run(ctx) -> AreaResult:
         status_code_conformance,
     )
 
-    result = AreaResult("schema")
     principal, known = _world_s(ctx)
     base = ctx.stack.base_url
     raw = ctx.world.api.request("GET", "/api/v1/schema/?format=json").json()

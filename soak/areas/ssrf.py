@@ -32,7 +32,7 @@ LOOPBACK = [
 ]
 
 
-def run(ctx) -> AreaResult:
+def run(ctx, result: AreaResult) -> AreaResult:
     from django.test import override_settings
 
     from integrations.models import ApiKey, Scope, WebhookSubscription
@@ -40,7 +40,6 @@ def run(ctx) -> AreaResult:
     from soak.client import Principal
     from tests.factories import OrganisationFactory
 
-    result = AreaResult("ssrf")
     # An organisation of its own that never has an order: a subscription wrongly
     # accepted here has no event to deliver, and is deleted at once anyway.
     org = OrganisationFactory(name="Soak SSRF", slug="soak-ssrf")
