@@ -150,6 +150,16 @@ class Receiver:
 # --- processes ------------------------------------------------------------------------
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGKILL if the probe itself dies without cleaning up."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(
+            1, signal.SIGKILL
+        )  # PR_SET_PDEATHSIG
+
+
 class Process:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path):
         self.name, self.argv, self.env, self.log = name, argv, env, log
@@ -165,6 +175,7 @@ class Process:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: killpg reaches children
+            preexec_fn=_die_with_parent,
         )
         handle.close()
 

@@ -48,6 +48,16 @@ def _world_s(ctx) -> tuple[Principal, dict[str, list]]:
     return Principal.key(ctx.world.api, "key:S", raw, list(Scope.values)), known
 
 
+def _failure_titles(exc) -> str:
+    """``ST103 Undocumented status code (422)``-like titles of schemathesis' failures."""
+    titles = []
+    for failure in getattr(exc, "exceptions", None) or [exc]:
+        title = getattr(failure, "title", None) or str(failure).strip().split("\n")[0]
+        code = getattr(getattr(failure, "response", None), "status_code", None)
+        titles.append(f"{title}{f' ({code})' if code else ''}"[:120])
+    return "; ".join(titles)
+
+
 def _strategy(operation, mode, known):
     names = [p.name for p in operation.path_parameters]
     strategies = [operation.as_strategy(generation_mode=mode)]
@@ -128,7 +138,7 @@ def run(ctx, result: AreaResult) -> AreaResult:
                         Exception,
                         BaseExceptionGroup,
                     ) as exc:  # schemathesis' failures
-                        problems.append(str(exc).strip().splitlines()[0][:160])
+                        problems.append(_failure_titles(exc))
                     if (mode == GenerationMode.NEGATIVE and 400 <= response.status_code < 500
                             and (shape := error_shape_problem(response))):  # fmt: skip
                         problems.append(f"{response.status_code} {shape}")
