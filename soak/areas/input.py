@@ -142,14 +142,13 @@ def run(ctx, result: AreaResult) -> AreaResult:
     for value in IF_MATCH:
         probe(key, "POST", f"{o}/memo/", json_body={"memo": "if-match"},
               headers={"If-Match": value.encode()}, label=f"POST memo If-Match {value}")  # fmt: skip
+    # Under gunicorn's 8,190-byte header limit, so Django answers, not gunicorn's 431.
     probe(key, "POST", f"{o}/memo/", json_body={"memo": "huge key"},
-          headers={"Idempotency-Key": "k" * 10_000}, label="POST memo Idempotency-Key 10,000 chars")  # fmt: skip
-    probe(key, "POST", f"{o}/memo/", json_body={"memo": "latin key"},
-          headers={"Idempotency-Key": "clé-é".encode("latin-1")}, label="POST memo Idempotency-Key latin-1")  # fmt: skip
+          headers={"Idempotency-Key": "k" * 4_000}, label="POST memo Idempotency-Key 4,000 chars")  # fmt: skip
     for auth in (
         "Bearer oms_",
         "Bearer oms_x_y",
-        "Bearer " + "a" * 10_000,
+        "Bearer " + "a" * 4_000,
         "Basic Og==",
         "Bearer oms_\x7f_\x7f",
     ):
