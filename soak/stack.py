@@ -235,6 +235,7 @@ class Stack:
                 "--timeout", "60",
                 "--graceful-timeout", "5",
                 "--log-level", "warning",
+                "--config", "python:soak.gunicorn_conf",
             ],
             self.env,
             self.logdir / "gunicorn.log",

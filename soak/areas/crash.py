@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from soak.result import AreaResult
 
-RECOVERY_SECONDS = {True: 30, False: 90}  # short, full: the jobs run every JOB_EVERY s
+RECOVERY_SECONDS = {True: 30, False: 60}  # short, full: the jobs run every JOB_EVERY s
 JOB_EVERY = 2.0
 
 
