@@ -11,8 +11,8 @@ The expected outcome comes from the schema (``x-oms-permission``, ``x-oms-scope`
   changes;
 - otherwise the request is allowed: anything but 401/403/404 and 5xx (409, 400 … are the
   action's own answer);
-- every 2xx JSON reply is searched for orders: none may belong to another organisation,
-  or (for a limited principal) to another shop.
+- every 2xx JSON reply is searched for orders and cases (and /shops/ for shops): none
+  may belong to another organisation, or (for a limited principal) to another shop.
 
 An operation whose schema entry lacks ``x-oms-permission`` or ``x-oms-scope`` is a failure
 of its own; the probe then falls back to ``FALLBACK_PERMISSIONS`` below and to the scope
@@ -146,36 +146,40 @@ def digest(shop=None, organisation=None) -> tuple:
     )
 
 
-def orders_in(value) -> set[int]:
-    """Ids of the orders (dicts with ``platform_order_id`` and ``id``) inside a reply."""
+def shops_in(value, path: str) -> set[int]:
+    """Shops of the orders and cases (dicts with ``platform_order_id`` and ``shop``) in a
+    reply, and of the shops listed by /shops/."""
     found = set()
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            if "platform_order_id" in item and isinstance(item.get("id"), int):
-                found.add(item["id"])
+            if "platform_order_id" in item and isinstance(item.get("shop"), int):
+                found.add(item["shop"])
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+    if path == "/api/v1/shops/" and isinstance(value, dict):
+        found |= {
+            s["id"]
+            for s in value.get("results", [])
+            if isinstance(s, dict) and "id" in s
+        }
     return found
 
 
-def leaks(principal, organisation, reply) -> list[int]:
-    from orders.models import Order
+def leaks(principal, organisation, reply, path) -> list[int]:
+    """Shops whose orders (or which) the reply shows but the principal may not see."""
+    from orders.models import Shop
 
-    ids = orders_in(reply)
-    if not ids:
+    shops = shops_in(reply, path)
+    if not shops:
         return []
-    rows = Order.objects.filter(pk__in=ids).values_list(
-        "pk", "organisation_id", "shop_id"
+    own = set(
+        Shop.objects.filter(organisation=organisation).values_list("pk", flat=True)
     )
-    return sorted(
-        pk
-        for pk, org_id, shop_id in rows
-        if org_id != organisation.pk
-        or (principal.limited and shop_id not in principal.shops)
-    )
+    allowed = set(principal.shops) if principal.limited else own
+    return sorted(shops - allowed)
 
 
 def _missing_message(principal, method, path, body) -> str | None:
@@ -326,9 +330,9 @@ def _probe(ctx, result, principal, method, path, operation, target, allowed,
     ):
         problems.append(f"wrong deny: {status} {code}")
     if 200 <= status < 300 and reply is not None:
-        leaked = leaks(principal, org_a, reply)
+        leaked = leaks(principal, org_a, reply, concrete.split("?")[0])
         if leaked:
-            problems.append(f"reply carries orders it must not show: {leaked[:5]}")
+            problems.append(f"reply shows shops it must not show: {leaked[:5]}")
     if write and (not allowed or not reachable):
         after = digest(**guard)
         if after != before:
