@@ -68,6 +68,9 @@ def table(results: list[AreaResult]) -> str:
             lines.extend(f"  {n:>5} x {sample}" for n, sample in top[:MAX_KINDS])
             if len(top) > MAX_KINDS:
                 lines.append(f"  ... and {len(top) - MAX_KINDS} more kinds")
+        elif r.samples:
+            lines.append(f"\n{r.area}:")
+            lines.extend(f"  {sample}" for sample in r.samples)
     return "\n".join(lines)
 
 
@@ -111,8 +114,17 @@ def main(argv=None) -> int:
             log(f"    {result.tried} tried, {result.held} held, {result.failed} failed "
                 f"in {time.monotonic() - begun:.0f} s")  # fmt: skip
     except Timeout:
-        results.append(AreaResult("timeout", tried=1, failed=1,
-                                  samples=[f"the run exceeded {timeout} s"]))  # fmt: skip
+        results.append(
+            AreaResult(
+                "timeout", tried=1, failed=1, samples=[f"the run exceeded {timeout} s"]
+            )
+        )
+    except SystemExit as exc:  # SIGTERM, SIGINT, SIGHUP: clean up, show what ran
+        results.append(
+            AreaResult(
+                "stopped", tried=1, failed=1, samples=[f"stopped (exit {exc.code})"]
+            )
+        )
     except Exception as exc:
         log(traceback.format_exc())
         results.append(

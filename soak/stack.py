@@ -150,6 +150,20 @@ class Receiver:
 # --- processes ------------------------------------------------------------------------
 
 
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def _die_with_parent() -> None:
     """Linux: the child gets SIGKILL if the probe itself dies without cleaning up."""
     with contextlib.suppress(Exception):
@@ -299,8 +313,19 @@ class Stack:
         self.start_worker()
 
     def kill9_worker(self) -> None:
+        """``kill -9`` the whole worker (master and pool); ``start_worker`` starts anew."""
         self.worker.kill9()
         self.worker = self._new_worker()
+
+    def kill9_worker_children(self) -> int:
+        """``kill -9`` only the worker's pool processes; the master starts new ones."""
+        leader = self.worker.popen.pid
+        killed = 0
+        for pid in _children(leader):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        return killed
 
     def wait_for_web(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

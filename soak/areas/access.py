@@ -205,6 +205,7 @@ def _is_not_found_deny(principal, method, path, body, reply) -> bool:
 
 def run(ctx, result: AreaResult) -> AreaResult:
     from orders.permissions import role_allows
+    from soak import seed
 
     world = ctx.world
     org_a = world.orgs["A"]
@@ -270,6 +271,10 @@ def run(ctx, result: AreaResult) -> AreaResult:
                     ctx, result, principal, method, path, operation, target, allowed,
                     reachable, object_op, org_a, receiver,
                 )  # fmt: skip
+            if method in ("POST", "PATCH") and "/webhooks/" in path:
+                seed.quiet(
+                    *world.orgs.values()
+                )  # subscriptions the probes made or woke
     return result
 
 
@@ -288,6 +293,7 @@ def _probe(ctx, result, principal, method, path, operation, target, allowed,
             obj = getattr(target, attribute)
             if method == "DELETE" and attribute == "subscription":
                 obj = seed.fresh_subscription(target.shop.organisation, receiver)
+                seed.quiet(target.shop.organisation)
             value = obj.pk if obj is not None else 0
         concrete = concrete.replace("{" + name + "}", str(value))
     body = fill_body(example_body(operation), path, target, receiver)

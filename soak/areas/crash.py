@@ -1,4 +1,5 @@
-"""Crash: ``kill -9`` the Celery worker during a deadline sweep and during webhook
+"""Crash: ``kill -9`` the Celery worker (the whole worker on odd repetitions, only its
+pool processes on even ones) during a deadline sweep, then the whole worker during webhook
 deliveries, restart it, let the jobs run again (as beat would), then check that nothing
 was lost and nothing doubled:
 
@@ -141,7 +142,7 @@ def repetition(ctx, result, rng, org, shop, count, rep):
 
     stack = ctx.stack
     receiver = stack.receiver
-    label = f"repetition {rep}"
+    label = f"repetition {rep} ({'whole worker' if rep % 2 else 'pool processes'})"
     orders = _due_orders(shop, count)
     order_ids = [o.pk for o in orders]
     receiver.delay = 0.05  # deliveries take a while: the kill lands among them
@@ -150,10 +151,15 @@ def repetition(ctx, result, rng, org, shop, count, rep):
     if not _wait_for_job_start(started):
         result.fail(f"{label}: the deadline sweep never started")
     time.sleep(rng.uniform(0, 0.4))
-    stack.kill9_worker()  # 1: during the sweep
+    whole = rep % 2 == 1  # odd repetitions: the whole worker; even: its pool processes
+    if whole:
+        stack.kill9_worker()  # 1: during the sweep
+    else:
+        stack.kill9_worker_children()
     killed_at = timezone.now()
     arrived = len(receiver.event_ids())
-    stack.start_worker()
+    if whole:
+        stack.start_worker()
     _send_jobs("deadlines", "webhooks")
     if _wait_for_arrivals(receiver, arrived):
         time.sleep(rng.uniform(0, 0.3))

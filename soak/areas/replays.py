@@ -104,7 +104,7 @@ def _send(ctx, shop, body, headers):
     )
 
 
-def _wait_processed(shop, keys, timeout=90) -> list:
+def _wait_processed(shop, keys, timeout=180) -> list:
     from integrations.models import InboundEvent
 
     deadline = time.monotonic() + timeout
