@@ -114,11 +114,13 @@ def cancel_vs_ship(ctx, result, n):
         problem = f"cancelled with {packages} live package(s)"
     elif order.stage != "closed" and packages != 1:
         problem = f"stage {order.stage} with {packages} packages"
+    # Ship then cancel is a legal sequence on TikTok (cancel while awaiting collection):
+    # one of each may win, but a cancelled order must not keep a live package (#13).
     _judge(
         result,
         f"cancel vs ship x{n}",
         results,
-        winners_expected=1,
+        winners_expected=None,
         state_problem=problem,
     )
 
