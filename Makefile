@@ -12,7 +12,7 @@ RUFF := $(VENV)/bin/ruff
 STAMP := $(VENV)/.installed
 P ?=
 
-.PHONY: help install run test lint check migrate seed worker beat shell describe-platform bench-sweep bench-aftersales clean
+.PHONY: help install run test lint check migrate seed worker beat shell describe-platform bench-sweep bench-aftersales soak clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_.-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -67,6 +67,9 @@ bench-sweep: install ## Deadline sweep at 1,000,000 orders on PostgreSQL (ARGS="
 
 bench-aftersales: install ## After-sales inbox query and case deadline sweep on PostgreSQL
 	$(PYTHON) bench/aftersales.py $(ARGS)
+
+soak: install ## The whole security and integrity probe on a loopback stack (ARGS="--area access races")
+	$(PYTHON) -m soak $(ARGS)
 
 clean: ## Remove the venv, caches and runtime state (var/)
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis artifacts staticfiles

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Full test gate: lint, Django system checks, missing-migration check, pytest.
-# Extra arguments are passed to pytest.
+# Full test gate: lint, Django system checks, missing-migration check, pytest, then the
+# short security and integrity probe (soak/; SOAK=0 skips it). Extra arguments are
+# passed to pytest.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,6 +53,13 @@ fi
 if [ "$rc" -ne 0 ]; then
     echo "pytest failed (exit $rc)" >&2
     exit "$rc"
+fi
+
+if [ "${SOAK:-1}" != "0" ]; then
+    # The probe's short version: its own loopback stack (gunicorn, Celery, database
+    # oms_soak_short, Redis db 6), every area with small sizes. SOAK=0 skips it.
+    echo "==> soak (short)"
+    "$PY" -m soak --short
 fi
 
 if [ -d artifacts/screenshots ]; then

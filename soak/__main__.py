@@ -1,0 +1,5 @@
+import sys
+
+from soak.runner import main
+
+sys.exit(main())
