@@ -5,10 +5,13 @@ runs them once, synchronously, for operators, cron and tests.
 """
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from orders import effects
@@ -38,19 +41,46 @@ ABANDONED_ERROR = (
 )
 
 
-def mark_abandoned_runs() -> int:
-    """Runs still "running" past the lease lost their worker: mark them abandoned.
+def this_process() -> str:
+    """``host:pid`` of the process running a job, recorded on its run."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
-    A run has no heartbeat; the lease (``OMS_JOB_RUN_LEASE_SECONDS``) is longer than
-    Celery's hard time limit, so only a dead run is this old. Runs never block each
-    other (every job is safe to run twice or in parallel), so this is for the record
-    and the admin, not a lock.
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def mark_abandoned_runs() -> int:
+    """Runs still "running" whose process is gone: mark them abandoned.
+
+    A run records the process that runs it (``host:pid``). On this host a run whose
+    process no longer exists died with it (a worker killed with ``kill -9``, a pool
+    child lost): it is marked at once. A run of another host is marked once it is older
+    than the lease (``OMS_JOB_RUN_LEASE_SECONDS``, longer than Celery's hard time limit,
+    so only a dead run is that old). Runs never block each other (every job is safe to
+    run twice or in parallel), so this is for the record and the admin, not a lock.
     """
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.OMS_JOB_RUN_LEASE_SECONDS)
-    return JobRun.objects.filter(
-        status=JobStatus.RUNNING, started_at__lt=cutoff
-    ).update(
+    host = f"{socket.gethostname()}:"
+    dead = [
+        run.pk
+        for run in JobRun.objects.filter(
+            status=JobStatus.RUNNING, worker__startswith=host
+        ).only("pk", "worker")
+        if run.worker[len(host) :].isdigit()
+        and not _alive(int(run.worker[len(host) :]))
+    ]
+    stale = JobRun.objects.filter(status=JobStatus.RUNNING).filter(
+        Q(started_at__lt=cutoff) | Q(pk__in=dead)
+    )
+    return stale.update(
         status=JobStatus.ABANDONED,
         finished_at=now,
         errors=[{"error": ABANDONED_ERROR}],
@@ -64,7 +94,9 @@ def run_job(name: str, *, now: datetime | None = None) -> JobRun:
     abandoned = mark_abandoned_runs()
     if abandoned:
         logger.warning("marked %s job run(s) abandoned (their worker died)", abandoned)
-    run = JobRun.objects.create(job=name, as_of=now or timezone.now())
+    run = JobRun.objects.create(
+        job=name, as_of=now or timezone.now(), worker=this_process()
+    )
     try:
         counts, errors = JOBS[name](run.as_of)
     except Exception as exc:

@@ -476,10 +476,20 @@ class JobRun(models.Model):
     as_of = models.DateTimeField()
     counts = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
+    # host:pid of the process running it: a run whose process is gone died with it.
+    worker = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["job", "-started_at"], name="jobrun_job_idx")]
+        indexes = [
+            models.Index(fields=["job", "-started_at"], name="jobrun_job_idx"),
+            # Every run first looks for runs that died: the few still running.
+            models.Index(
+                fields=["started_at"],
+                name="jobrun_running_idx",
+                condition=Q(status="running"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.job} {self.started_at:%Y-%m-%d %H:%M:%S} {self.status}"

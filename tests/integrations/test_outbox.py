@@ -7,6 +7,7 @@ A crash after the commit is simulated honestly: in these tests the transaction c
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -262,6 +263,35 @@ def test_a_run_left_running_past_its_lease_is_marked_abandoned(shop):
     assert dead.finished_at is not None
     assert "stopped" in dead.errors[0]["error"]
     assert live.status == JobStatus.RUNNING
+
+
+def test_a_run_whose_process_died_is_marked_abandoned_at_once(shop):
+    """A worker killed with kill -9 and restarted: its run is marked by the next run."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    now = timezone.now()
+    dead = JobRun.objects.create(
+        job="deadlines", as_of=now, started_at=now, worker=f"{host}:{gone.pid}"
+    )
+    alive = JobRun.objects.create(
+        job="deadlines", as_of=now, started_at=now, worker=f"{host}:{os.getpid()}"
+    )
+    elsewhere = JobRun.objects.create(
+        job="deadlines", as_of=now, started_at=now, worker=f"other-{host}:{gone.pid}"
+    )
+    run = run_job("deadlines")
+    assert run.status == JobStatus.SUCCEEDED
+    assert run.worker == f"{host}:{os.getpid()}"
+    statuses = {
+        r.pk: r.status
+        for r in JobRun.objects.filter(pk__in=[dead.pk, alive.pk, elsewhere.pk])
+    }
+    assert statuses == {
+        dead.pk: JobStatus.ABANDONED,
+        alive.pk: JobStatus.RUNNING,
+        elsewhere.pk: JobStatus.RUNNING,  # another host: only its lease tells
+    }
 
 
 def test_the_relay_is_scheduled_and_a_job():
