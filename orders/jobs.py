@@ -47,13 +47,19 @@ def this_process() -> str:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs (a zombie, killed and not yet
+    reaped by its pool, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, another user's
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc here: trust kill(0)
 
 
 def mark_abandoned_runs() -> int:

@@ -25,8 +25,10 @@ def run_background_job_task(job_id: int) -> dict:
 
 @shared_task(name="orders.relay_outbox")
 def relay_outbox_task() -> dict:
-    """Relay outbox entries a dead worker left (beat, every few seconds)."""
+    """Relay outbox entries a dead worker left (beat, every few seconds); mark the job
+    runs a dead worker left (a cheap look at the few runs still running)."""
     from orders.effects import relay
+    from orders.jobs import mark_abandoned_runs
 
     counts, errors = relay()
-    return {**counts, "errors": errors[:10]}
+    return {**counts, "abandoned_runs": mark_abandoned_runs(), "errors": errors[:10]}

@@ -180,7 +180,12 @@ class WebhookListApi(WebhookApiView):
         tags=TAGS,
         request=SubscriptionInput,
         parameters=[IDEMPOTENCY],
-        responses={201: SubscriptionCreatedOutput, **ERRORS},
+        responses={
+            201: SubscriptionCreatedOutput,
+            **ERRORS,
+            409: s.ErrorOutput,  # the same Idempotency-Key still running
+            422: s.ErrorOutput,  # the same Idempotency-Key with another body
+        },
         examples=[
             OpenApiExample(
                 "Subscribe",

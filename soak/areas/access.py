@@ -322,16 +322,15 @@ def _probe(ctx, result, principal, method, path, operation, target, allowed,
     problems = []
     if status >= 500:
         problems.append(f"server error {status}")
-    # Webhooks belong to the organisation, not to a shop: for a shop-limited principal
-    # either answer holds (refused, or shown without other shops' orders: checked below).
-    org_level = (
-        principal.limited
-        and path.startswith("/api/v1/webhooks/")
-        and "{delivery_id}" not in path
-        and target.name != "other_org"
-    )
+    # Webhooks belong to the organisation, not to a shop: a shop-limited principal is
+    # refused them outright (403, whatever the object), or, on its own organisation's,
+    # shown them without other shops' orders (checked below); never another's.
+    org_level = principal.limited and path.startswith("/api/v1/webhooks/")
     if org_level:
-        pass
+        if status not in (403, 404) and not (
+            200 <= status < 300 and target.name != "other_org"
+        ):
+            problems.append(f"shop-limited on webhooks: {status} {code}")
     elif not allowed:
         if status != 403 and not (status == 404 and not reachable):
             problems.append(f"wrong allow: {status} (role/scope lacks it)")
@@ -350,7 +349,10 @@ def _probe(ctx, result, principal, method, path, operation, target, allowed,
         leaked = leaks(principal, org_a, reply, concrete.split("?")[0])
         if leaked:
             problems.append(f"reply shows shops it must not show: {leaked[:5]}")
-    if write and not org_level and (not allowed or not reachable):
+    refused = status in (403, 404) or not (200 <= status < 300)
+    if write and (
+        (org_level and refused) or (not org_level and (not allowed or not reachable))
+    ):
         after = digest(**guard)
         if after != before:
             problems.append("a refused request changed data")
