@@ -29,6 +29,9 @@ ERRORS = {
     404: s.ErrorOutput,
     429: s.ErrorOutput,
 }
+# Operations taking an Idempotency-Key: the same key still running (409) or sent with
+# another body (422).
+IDEMPOTENCY_ERRORS = {409: s.ErrorOutput, 422: s.ErrorOutput}
 TAGS = ["webhooks"]
 
 # --- shapes -------------------------------------------------------------------------
@@ -183,8 +186,7 @@ class WebhookListApi(WebhookApiView):
         responses={
             201: SubscriptionCreatedOutput,
             **ERRORS,
-            409: s.ErrorOutput,  # the same Idempotency-Key still running
-            422: s.ErrorOutput,  # the same Idempotency-Key with another body
+            **IDEMPOTENCY_ERRORS,
         },
         examples=[
             OpenApiExample(
@@ -298,7 +300,7 @@ class WebhookRedeliverApi(WebhookApiView):
         tags=TAGS,
         request=None,
         parameters=[IDEMPOTENCY],
-        responses={201: DeliveryOutput, **ERRORS},
+        responses={201: DeliveryOutput, **ERRORS, **IDEMPOTENCY_ERRORS},
         examples=[
             OpenApiExample(
                 "Redelivery queued",
