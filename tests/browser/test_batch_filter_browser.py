@@ -66,6 +66,9 @@ def test_tab_then_search_then_apply_to_all_matching(live_server, browser, seller
     page.fill("input[name=q]", PHONE)
     page.press("input[name=q]", "Enter")
     rows(page, 3)
+    # Enter fires both "change" and "submit" on the search box: let the swaps settle
+    # before choosing the action (a late swap would render the table afresh).
+    page.wait_for_load_state("networkidle")
     assert "tab=unpaid" in page.url
     button = page.locator("button[name=scope][value=filter]")
     assert button.get_attribute("data-matching") == "3"
