@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from oms.core.money import Money
 from oms.core.timeutils import format_local
@@ -12,6 +13,22 @@ from orders.privacy import mask_phone as _mask_phone
 from orders.privacy import phone_for as _phone_for
 
 register = template.Library()
+
+# The batch menu's words for the dashboard's batch actions (orders.actions.BATCH_ACTIONS).
+BATCH_ACTION_LABELS = {
+    "memo": gettext_noop("Memo"),
+    "flag": gettext_noop("Flag"),
+    "hold": gettext_noop("Hold"),
+    "release": gettext_noop("Release"),
+    "cancel": gettext_noop("Cancel"),
+}
+
+
+@register.filter
+def batch_action(name: str) -> str:
+    """A batch action's name in the reader's language ("hold" -> "Hold" / "挂起")."""
+    label = BATCH_ACTION_LABELS.get(name)
+    return _(label) if label else name
 
 
 @register.filter

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client, RequestFactory
@@ -35,6 +36,8 @@ def member():
 
 def sign_in(username, password, address=HERE, path="/login/", **headers):
     client = Client(REMOTE_ADDR=address)
+    # The messages are asserted in English (the default language is Chinese).
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     response = client.post(
         path, {"username": username, "password": password}, **headers
     )
