@@ -536,6 +536,8 @@ class BackgroundJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
         ordering = ["-created_at", "-id"]
         indexes = [
             # the organisation's jobs, newest first (job pages, admin)
@@ -573,6 +575,8 @@ class BackgroundJobResult(models.Model):
     reason = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("background job result")
+        verbose_name_plural = _("background job results")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -637,6 +641,8 @@ class OutboxEntry(models.Model):
     last_error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("outbox entry")
+        verbose_name_plural = _("outbox entries")
         indexes = [
             models.Index(fields=["available_at", "id"], name="outbox_due_idx"),
         ]
