@@ -594,9 +594,18 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     ws = workspace(request)
     job = _job(ws, job_id)
     results = job.results.order_by("ok", "id")[:500]
+    action = job.params.get("action", "")
     context = {
         "ws": ws,
         "job": job,
+        # The word the list's action menu shows, not the code.
+        "action_label": {
+            "memo": _("Memo"),
+            "flag": _("Flag"),
+            "hold": _("Hold"),
+            "release": _("Release"),
+            "cancel": _("Cancel"),
+        }.get(action, action),
         "results": results,
         "filter_words": describe_filter(ws, job.params.get("filter", ""))
         if job.kind == BackgroundJobKind.BATCH_ACTION
