@@ -148,10 +148,27 @@ def print_page(request: HttpRequest) -> HttpResponse:
 def batch_page(request: HttpRequest, batch_id: int) -> HttpResponse:
     ws = _warehouse(request)
     batch = _get_batch(ws, batch_id)
+    # Refused orders by the platform's number (the one on screens and labels), not the
+    # database id; one that is not the member's to see (refused as not found) keeps
+    # the number they typed, without a link.
+    ids = {row.get("order_id") for row in batch.failures}
+    numbers = dict(
+        orders_of(ws.organisation, ws.shop_ids)
+        .filter(pk__in=[i for i in ids if isinstance(i, int)])
+        .values_list("pk", "platform_order_id")
+    )
+    refused = [
+        {**row, "number": numbers.get(row.get("order_id"))} for row in batch.failures
+    ]
     return render(
         request,
         "logistics/batch.html",
-        {"ws": ws, "batch": batch, "entries": print_batches.entries_of(batch)},
+        {
+            "ws": ws,
+            "batch": batch,
+            "refused": refused,
+            "entries": print_batches.entries_of(batch),
+        },
     )
 
 

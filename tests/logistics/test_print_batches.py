@@ -320,3 +320,17 @@ def test_dashboard_pages_check_the_role_and_the_organisation(
     client.force_login(stranger.user)
     assert client.get(f"/warehouse/batches/{batch.pk}/").status_code == 404
     assert client.get(f"/warehouse/batches/{batch.pk}/scan/").status_code == 404
+
+
+def test_the_batch_page_names_a_refused_order_by_its_platform_number(
+    client, batch_of_five
+):
+    """The refused table named orders by their database id (19425), a number the
+    packer sees nowhere else: it shows the platform's order number, as the labels do."""
+    batch, _, made, actor = batch_of_five
+    held = made[2]
+    client.force_login(actor.membership.user)
+    page = client.get(f"/warehouse/batches/{batch.pk}/").content.decode()
+    refused = page.split('id="failures"')[1].split("</table>")[0]
+    assert f">{held.platform_order_id}</a>" in refused
+    assert f">{held.pk}</a>" not in refused

@@ -372,3 +372,21 @@ def test_the_attention_tab_is_taken_as_of_the_confirmation(client):
     assert set(Order.objects.filter(flag="red").values_list("pk", flat=True)) == {
         o.pk for o in soon
     }
+
+
+@override_settings(OMS_BATCH_SYNC_LIMIT=2)
+def test_the_job_page_names_the_action_as_the_list_does(client, shop_with_tabs):
+    """The job page's title said Batch “hold” (the code) on a Chinese page: it names the
+    action with the word the list's action menu uses (挂起)."""
+    shop, _unpaid, _others = shop_with_tabs
+    signed_in(client, shop)
+    _, confirm = start_from_list(client, "/orders/?tab=awaiting_shipment", "hold")
+    client.post(
+        "/orders/batch/", {**form_fields(confirm, "batch-confirm"), "reason": "stock"}
+    )
+    job = BackgroundJob.objects.get()
+    title = re.search(
+        r"<h1>(.*?)</h1>", client.get(f"/orders/jobs/{job.pk}/").content.decode(), re.S
+    ).group(1)
+    assert "挂起" in title
+    assert "hold" not in title
