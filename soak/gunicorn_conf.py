@@ -3,6 +3,10 @@
 import contextlib
 import signal
 
+from oms.gunicorn import json_errors
+
+json_errors()  # as in production (gunicorn.conf.py): gunicorn's refusals in JSON
+
 
 def post_fork(server, worker):
     with contextlib.suppress(Exception):
