@@ -111,7 +111,7 @@ def print_labels(
                     failures.append(
                         {
                             "order_id": order_id,
-                            "reason": _reason(outcome),
+                            "reason": outcome.reason_text,
                             "code": outcome.code,
                         }
                     )
@@ -220,7 +220,7 @@ def _ship_merged_and_split(
                 plain.append(order_id)
         except OmsError as exc:
             failures.append(
-                {"order_id": order_id, "reason": _reason(exc), "code": exc.code}
+                {"order_id": order_id, "reason": exc.reason_text, "code": exc.code}
             )
     return plain
 
@@ -315,11 +315,6 @@ def _orders(organisation: Organisation, actor: Actor):
     if shops is not None:
         queryset = queryset.filter(shop_id__in=shops)
     return queryset
-
-
-def _reason(exc: OmsError) -> str:
-    detail = exc.details.get("reason") or ""
-    return f"{exc.message} {detail}".strip()
 
 
 def _lines(package: Package) -> list[LabelLine]:
@@ -470,7 +465,7 @@ def scan(
             )
             refused = [o for o in outcomes if isinstance(o, OmsError)]
             if refused:
-                note = _reason(refused[0])
+                note = refused[0].reason_text
     return ScanResult(OK, number, package.order_id, package.pk, note)
 
 

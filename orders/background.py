@@ -233,7 +233,7 @@ def step(job_id: int, *, now: datetime | None = None) -> BackgroundJob:
                     platform_order_id=order.platform_order_id,
                     ok=not refused,
                     code=outcome.code if refused else "",
-                    reason=_reason(outcome) if refused else "",
+                    reason=outcome.reason_text if refused else "",
                 )
             )
         BackgroundJobResult.objects.bulk_create(results)
@@ -247,10 +247,6 @@ def step(job_id: int, *, now: datetime | None = None) -> BackgroundJob:
         job.heartbeat_at = now
         job.save()
     return job
-
-
-def _reason(error: OmsError) -> str:
-    return f"{error.message} {error.details.get('reason', '')}".strip()
 
 
 def _finish(

@@ -533,12 +533,8 @@ def batch(request: HttpRequest) -> HttpResponse:
     results = []
     for order, outcome in zip(locked, outcomes, strict=True):
         ok = not isinstance(outcome, OmsError)
-        reason_text = (
-            ""
-            if ok
-            else f"{outcome.message} {outcome.details.get('reason', '')}".strip()
-        )
-        results.append({"order": order, "ok": ok, "reason": reason_text})
+        reason = "" if ok else outcome.reason_text
+        results.append({"order": order, "ok": ok, "reason": reason})
     context.update(
         {
             "results": results,

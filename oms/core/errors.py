@@ -17,6 +17,11 @@ class OmsError(Exception):
         self.details = details
         super().__init__(self.message)
 
+    @property
+    def reason_text(self) -> str:
+        """The message and the machine reason, for one line of a per-order result."""
+        return f"{self.message} {self.details.get('reason') or ''}".strip()
+
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}
 
