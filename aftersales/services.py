@@ -45,7 +45,7 @@ from aftersales.machine import (
     CaseTransition,
 )
 from aftersales.models import Case, CaseEvent, CaseItem
-from aftersales.platforms import SPECS, get_case_spec, order_action_on_full_refund
+from aftersales.platforms import case_specs, get_case_spec, order_action_on_full_refund
 from oms.core.errors import (
     InvalidTransition,
     NotFound,
@@ -841,7 +841,7 @@ def on_order_ingested(order: Order, actor: Actor, when: datetime) -> None:
     spec = get_spec(order.platform)
     kinds = []
     for kind in (CaseKind.CANCEL, CaseKind.DISPUTE):
-        case_spec = SPECS.get((order.platform, kind))
+        case_spec = case_specs().get((order.platform, kind))
         if case_spec is None:  # Taobao has neither
             continue
         action = case_spec.order_action_on_open

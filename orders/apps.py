@@ -18,16 +18,13 @@ class OrdersConfig(AppConfig):
 
 def check_platform_specs(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """Refuse a broken platform table at `manage.py check`, `migrate` and `runserver`."""
-    from importlib import import_module
+    from django.conf import settings
 
     from orders.machine import validate_spec
-    from orders.platforms import MODULES
+    from orders.platforms import _load
 
     errors = []
-    for name in MODULES:
-        spec = import_module(f"orders.platforms.{name}").SPEC
-        for problem in validate_spec(spec):
-            errors.append(
-                checks.Error(problem, obj=f"orders.platforms.{name}", id="orders.E001")
-            )
+    for path in settings.OMS_PLATFORMS:
+        for problem in validate_spec(_load(path).spec):
+            errors.append(checks.Error(problem, obj=path, id="orders.E001"))
     return errors

@@ -22,7 +22,7 @@ from aftersales.api import serializers as s
 from aftersales.choices import CaseKind, CaseState, SellerTask
 from aftersales.ingest import ingest_case
 from aftersales.models import Case, CaseEvent, CaseItem
-from aftersales.platforms import SPECS
+from aftersales.platforms import case_specs
 from integrations.api.base import OmsApiView
 from integrations.models import Scope
 from oms.core.api.batch import run_item
@@ -49,13 +49,15 @@ IF_MATCH = OpenApiParameter(
 SELLER_ACTIONS = sorted(
     {
         transition.action
-        for spec in SPECS.values()
+        for spec in case_specs().values()
         for transition in spec.transitions
         if ActorKind.API_CLIENT in transition.actors
     }
 )
 ALL_ACTIONS = frozenset(
-    transition.action for spec in SPECS.values() for transition in spec.transitions
+    transition.action
+    for spec in case_specs().values()
+    for transition in spec.transitions
 )
 BATCH_ACTIONS = ["agree", "approve", "refuse", "reject"]
 LIST_PARAMETERS = [
@@ -315,7 +317,7 @@ def action_permission(action: str) -> str:
     """The one permission every platform's transitions named ``action`` need."""
     found = {
         transition.permission
-        for spec in SPECS.values()
+        for spec in case_specs().values()
         for transition in spec.transitions
         if transition.action == action and transition.permission
     }

@@ -374,6 +374,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "oms@localhost")
 
 # Per-platform policy overrides, e.g. {"tiktok": {"pay_window": "24h"}}. A shop's own
 # overrides (Shop.policy_overrides) win over these; these win over each platform's table.
+# The installed marketplaces: one package each (see platforms/__init__.py).
+OMS_PLATFORMS = ["platforms.taobao", "platforms.aliexpress", "platforms.tiktok"]
 OMS_PLATFORM_POLICY_OVERRIDES: dict[str, dict[str, str]] = {}
 OMS_SYNC_SETTLE_SECONDS = float(os.environ.get("OMS_SYNC_SETTLE_SECONDS", "2"))
 OMS_JOB_RUN_RETENTION_DAYS = int(os.environ.get("OMS_JOB_RUN_RETENTION_DAYS", "30"))

@@ -1,7 +1,7 @@
 """Frozen-time tests for every after-sales deadline on every platform (platforms.md
 Part 1): one second before it the ``aftersales`` job changes nothing; one second after,
 the case is where the platform puts it, the order shows the platform's outcome, and both
-timelines say the system did it. Driven from ``aftersales.platforms.SPECS``: every status
+timelines say the system did it. Driven from ``aftersales.platforms.case_specs()``: every status
 with a ``CaseDue`` is covered."""
 
 from datetime import UTC, datetime, timedelta
@@ -14,7 +14,7 @@ from aftersales import services
 from aftersales.choices import CaseKind, CaseState, Outcome
 from aftersales.machine import CANCEL_ORDER, END_DISPUTE, REFUND
 from aftersales.models import Case
-from aftersales.platforms import SPECS
+from aftersales.platforms import case_specs
 from orders.choices import ActorKind, EventType, Stage
 from orders.ingest import ingest_order
 from orders.jobs import run_job
@@ -114,8 +114,8 @@ def expiry_transition(spec, status, has_return):
 
 def due_cases():
     """(spec, status with a deadline, has_return, reached by acts or reported)."""
-    for key in sorted(SPECS):
-        spec = SPECS[key]
+    for key in sorted(case_specs()):
+        spec = case_specs()[key]
         differs = any(t.with_return is not None for t in spec.transitions)
         for status in spec.statuses:
             if status.due is None:
@@ -159,7 +159,7 @@ def open_due(shop, spec, status, has_return, way, at=T0):
 def test_deadline_before_nothing_after_the_platforms_outcome(
     platform, kind, status, has_return, way
 ):
-    spec = SPECS[(platform, kind)]
+    spec = case_specs()[(platform, kind)]
     shop = ShopFactory(platform=platform)
     case = open_due(shop, spec, status, has_return, way)
     due = spec.status(status).due
@@ -242,7 +242,7 @@ def test_deadline_before_nothing_after_the_platforms_outcome(
 def test_a_shop_policy_override_changes_the_window(
     platform, kind, status, has_return, way
 ):
-    spec = SPECS[(platform, kind)]
+    spec = case_specs()[(platform, kind)]
     due = spec.status(status).due
     shop = ShopFactory(platform=platform, policy_overrides={due.policy: "90m"})
     case = open_due(shop, spec, status, has_return, way)
@@ -259,7 +259,7 @@ def test_a_shop_policy_override_changes_the_window(
 def test_every_deadline_has_an_expected_outcome():
     statuses = {
         (spec.platform, status.code)
-        for spec in SPECS.values()
+        for spec in case_specs().values()
         for status in spec.statuses
         if status.due
     }

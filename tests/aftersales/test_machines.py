@@ -1,6 +1,6 @@
 """Every after-sales machine, generically: each declared transition for each actor kind
 allowed to take it, and every action a status does not allow refused with nothing
-changed (case, order, both timelines). Parametrized over ``aftersales.platforms.SPECS``,
+changed (case, order, both timelines). Parametrized over ``aftersales.platforms.case_specs()``,
 so a new platform rule is covered as soon as it is declared."""
 
 from datetime import timedelta
@@ -13,7 +13,7 @@ from aftersales import services
 from aftersales.choices import CaseState, Outcome
 from aftersales.machine import CANCEL_ORDER, END_DISPUTE, KEEP_ORDER, REFUND
 from aftersales.models import Case
-from aftersales.platforms import SPECS
+from aftersales.platforms import case_specs
 from oms.core.errors import InvalidTransition, ValidationFailed
 from orders.choices import ActorKind, EventType, Stage
 from orders.ingest import ingest_order
@@ -32,7 +32,7 @@ from tests.factories import ShopFactory, make_order, order_payload
 
 pytestmark = pytest.mark.django_db
 
-SPEC_LIST = [SPECS[key] for key in sorted(SPECS)]
+SPEC_LIST = [case_specs()[key] for key in sorted(case_specs())]
 
 
 def has_return_of(spec, transition) -> bool:
@@ -61,7 +61,7 @@ def transition_cases():
 )
 def test_every_declared_transition(platform, kind, index, source, actor_kind):
     # given a case in the transition's source status
-    spec = SPECS[(platform, kind)]
+    spec = case_specs()[(platform, kind)]
     transition = spec.transitions[index]
     shop = ShopFactory(platform=platform)
     case = case_in(shop, spec, source, has_return=has_return_of(spec, transition))
@@ -183,7 +183,7 @@ def test_illegal_actions_are_refused_and_change_nothing(
     platform, kind, status, has_return
 ):
     # given a case in each status
-    spec = SPECS[(platform, kind)]
+    spec = case_specs()[(platform, kind)]
     shop = ShopFactory(platform=platform)
     case = case_in(shop, spec, status, has_return=has_return)
     legal = {
@@ -221,7 +221,7 @@ def test_illegal_actions_are_refused_and_change_nothing(
 def test_a_case_closed_with_its_order_takes_no_further_action():
     # given a Taobao refund request, still unanswered, when Taobao closes the trade
     shop = ShopFactory(platform="taobao")
-    spec = SPECS[("taobao", "refund")]
+    spec = case_specs()[("taobao", "refund")]
     case = case_in(shop, spec, "WAIT_SELLER_AGREE", amount="10")
     apply_event(case.order_id, "close_refunded", Actor.platform("taobao"))
     case = Case.objects.get(pk=case.pk)
@@ -236,7 +236,7 @@ def test_a_case_closed_with_its_order_takes_no_further_action():
             services.act(case, action, actor_of(kind, shop), reason="test reason")
         assert snapshot(case) == before
     assert services.actions_for(case) == []  # and the case page offers no button
-    return_case = case_in(shop, SPECS[("taobao", "return")], "WAIT_SELLER_AGREE")
+    return_case = case_in(shop, case_specs()[("taobao", "return")], "WAIT_SELLER_AGREE")
     apply_event(return_case.order_id, "close_refunded", Actor.platform("taobao"))
     before = snapshot(return_case)
     with pytest.raises(InvalidTransition):  # agreed with a return: would reopen it
@@ -252,7 +252,7 @@ def test_a_case_closed_with_its_order_takes_no_further_action():
 
 def test_a_refused_request_is_not_reapplied_on_a_closed_order():
     shop = ShopFactory(platform="taobao")
-    spec = SPECS[("taobao", "refund")]
+    spec = case_specs()[("taobao", "refund")]
     case = case_in(shop, spec, "SELLER_REFUSE_BUYER", amount="10")
     apply_event(case.order_id, "close_refunded", Actor.platform("taobao"))
     before = snapshot(case)
@@ -281,7 +281,7 @@ def test_a_cancel_request_open_when_part_ships_is_not_approved():
     # given a TikTok cancel request, and the platform reports a partial shipment and
     # then the rest awaiting collection (the platform's word beats the shipping block)
     shop = ShopFactory(platform="tiktok")
-    spec = SPECS[("tiktok", "cancel")]
+    spec = case_specs()[("tiktok", "cancel")]
     case = case_in(shop, spec, "CANCELLATION_REQUEST_PENDING")
     order = Order.objects.get(pk=case.order_id)
     for status in ("PARTIALLY_SHIPPING", "AWAITING_COLLECTION"):

@@ -13,7 +13,7 @@ from django.db import transaction
 from aftersales import sandbox
 from aftersales.choices import CaseKind, CaseState
 from aftersales.models import Case
-from aftersales.platforms import SPECS
+from aftersales.platforms import case_specs
 from aftersales.services import OPENABLE_STAGES
 from orders.choices import ActorKind, Stage
 from orders.jobs import run_job
@@ -55,7 +55,7 @@ def test_every_platform_has_scenarios_the_machines_allow():
     for platform, scenarios in sandbox.SCENARIOS.items():
         order_spec = get_spec(platform)
         for scenario in scenarios:
-            spec = SPECS[(platform, scenario.kind)]
+            spec = case_specs()[(platform, scenario.kind)]
             for status in scenario.order_statuses:
                 assert order_spec.status(status).stage in OPENABLE_STAGES[scenario.kind]
             assert scenario.reasons

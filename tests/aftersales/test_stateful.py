@@ -32,7 +32,7 @@ from hypothesis.stateful import (
 from aftersales import services
 from aftersales.choices import CaseKind, CaseState, Outcome
 from aftersales.models import Case
-from aftersales.platforms import SPECS, kinds_for
+from aftersales.platforms import case_specs, kinds_for
 from oms.core.errors import OmsError
 from orders.choices import ActorKind, Stage
 from orders.jobs import run_job
@@ -60,7 +60,7 @@ def order_row(order_id: int) -> dict:
 def machine_for(platform: str):
     order_spec = get_spec(platform)
     kinds = kinds_for(platform)
-    specs = {kind: SPECS[(platform, kind)] for kind in kinds}
+    specs = {kind: case_specs()[(platform, kind)] for kind in kinds}
     case_actions = sorted({t.action for s in specs.values() for t in s.transitions})
     terminal = {s.code for s in order_spec.statuses if s.terminal}
     # Orders that are paid and not over: where after-sales happens.

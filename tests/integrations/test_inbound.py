@@ -17,7 +17,7 @@ from integrations.tasks import process_inbound_event_task
 from orders.choices import EventType
 from orders.jobs import JOBS, run_job
 from orders.models import Order, OrderEvent
-from orders.sandbox import tiktok as tiktok_sandbox
+from platforms.tiktok import simulator as tiktok_sandbox
 from tests.conftest import requires_postgres
 from tests.factories import ShopFactory, make_order
 from tests.race import race
@@ -384,7 +384,7 @@ def test_the_relay_format_verifies_the_oms_header_and_dedupes_by_message_id(
 
 
 def test_the_relay_ingests_a_full_native_order():
-    from orders.sandbox import taobao as taobao_sandbox
+    from platforms.taobao import simulator as taobao_sandbox
 
     shop = ShopFactory(platform="taobao", app_key="k", app_secret="s")
     native = taobao_sandbox.simulate(

@@ -15,7 +15,7 @@ from orders.choices import Role
 from orders.ingest import ingest_native
 from orders.models import Membership, Order, Organisation, Shop
 from orders.platforms import registry
-from orders.sandbox import SIMULATORS, simulator
+from orders.sandbox import simulator, simulators
 
 NOW = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
 SHOP_SETTINGS = {
@@ -46,7 +46,7 @@ def shops(org):
 
 
 def test_every_platform_has_a_simulator_covering_its_statuses():
-    assert set(SIMULATORS) == set(registry())
+    assert set(simulators()) == set(registry())
     for platform, spec in registry().items():
         assert set(simulator(platform).STATUS_WEIGHTS) == set(spec.codes)
         assert all(w > 0 for w in simulator(platform).STATUS_WEIGHTS.values())
@@ -85,7 +85,7 @@ def test_simulated_status_ingests_as_itself(shops, platform, status):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("platform", "status"),
-    [(p, s) for p, module in SIMULATORS.items() for s in module.DUE_SOON],
+    [(p, s) for p, module in simulators().items() for s in module.DUE_SOON],
 )
 def test_due_soon_puts_the_deadline_one_to_six_hours_ahead(shops, platform, status):
     sim = simulator(platform).simulate(
@@ -99,7 +99,7 @@ def test_due_soon_puts_the_deadline_one_to_six_hours_ahead(shops, platform, stat
 
 
 def test_same_seed_same_payloads():
-    for platform, module in SIMULATORS.items():
+    for platform, module in simulators().items():
         first = [
             s.payload for s in module.stream(count=30, now=NOW, rng=random.Random(5))
         ]
@@ -115,15 +115,15 @@ def test_same_seed_same_payloads():
 
 def test_native_formats():
     rng = random.Random(3)
-    trade = SIMULATORS["taobao"].simulate(status="TRADE_FINISHED", now=NOW, rng=rng)
+    trade = simulators()["taobao"].simulate(status="TRADE_FINISHED", now=NOW, rng=rng)
     assert len(trade.payload["tid"]) == 19
     assert trade.payload["tid"].isdigit()
     datetime.strptime(trade.payload["created"], "%Y-%m-%d %H:%M:%S")  # noqa: DTZ007
-    ae = SIMULATORS["aliexpress"].simulate(status="FINISH", now=NOW, rng=rng)
+    ae = simulators()["aliexpress"].simulate(status="FINISH", now=NOW, rng=rng)
     assert len(ae.payload["id"]) == 16
     assert ae.payload["order_end_reason"]
     assert set(ae.payload["order_amount"]) == {"amount", "currency_code"}
-    tt = SIMULATORS["tiktok"].simulate(
+    tt = simulators()["tiktok"].simulate(
         status="COMPLETED", now=NOW, rng=rng, market="VN"
     )
     assert len(tt.payload["id"]) == 18
@@ -137,7 +137,7 @@ def test_native_formats():
 def test_tiktok_lines_are_units_and_unpaid_has_no_address():
     rng = random.Random(11)
     for _ in range(20):
-        sim = SIMULATORS["tiktok"].simulate(status="UNPAID", now=NOW, rng=rng)
+        sim = simulators()["tiktok"].simulate(status="UNPAID", now=NOW, rng=rng)
         assert "name" not in sim.payload["recipient_address"]
         if "cancel_order_sla_time" in sim.payload:
             deadline = sim.payload["cancel_order_sla_time"]
@@ -147,7 +147,7 @@ def test_tiktok_lines_are_units_and_unpaid_has_no_address():
 
 def test_stream_respects_days():
     sims = list(
-        SIMULATORS["taobao"].stream(count=200, now=NOW, rng=random.Random(1), days=10)
+        simulators()["taobao"].stream(count=200, now=NOW, rng=random.Random(1), days=10)
     )
     assert len(sims) == 200
     assert len({s.payload["tid"] for s in sims}) == 200

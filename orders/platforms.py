@@ -1,0 +1,112 @@
+"""The platform registry: the installed platform packages, named in settings.
+
+``settings.OMS_PLATFORMS`` lists dotted paths of packages (``platforms.taobao``, …); each
+exports ``PLATFORM``, a :class:`Platform` holding everything the OMS knows about that
+marketplace: its order machine, its after-sales case tables, its native parsers, its
+simulator, its capabilities. Generic code asks the registry and never names a platform.
+
+The packages are imported by name at run time, so ``orders`` does not depend on them
+(they depend on ``orders``: the engine and the vocabulary live here). Each table is
+validated when the registry loads (Celery workers run no system checks) and again by
+``manage.py check``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import import_module
+from types import ModuleType
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from orders.machine import PlatformSpec, validate_spec
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One marketplace, as its package declares it."""
+
+    spec: PlatformSpec  # the order machine: native statuses, transitions, deadlines
+    cases: tuple[Any, ...] = ()  # after-sales case tables, one per case kind
+    # The order action that closes an order whose every item was refunded.
+    close_on_full_refund: str = ""
+    simulator: ModuleType | None = None  # realistic native payloads (sandbox, demo)
+    capabilities: Mapping[str, Any] = field(default_factory=dict)
+    extras: Mapping[str, Callable[..., Any] | Any] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return self.spec.code
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+
+def _load(path: str) -> Platform:
+    try:
+        module = import_module(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"OMS_PLATFORMS: cannot import {path!r}: {exc}"
+        ) from exc
+    platform = getattr(module, "PLATFORM", None)
+    if not isinstance(platform, Platform):
+        raise ImproperlyConfigured(f"OMS_PLATFORMS: {path} exports no PLATFORM")
+    return platform
+
+
+@cache
+def platforms() -> dict[str, Platform]:
+    """The installed platforms by code, in the order settings name them."""
+    found: dict[str, Platform] = {}
+    for path in settings.OMS_PLATFORMS:
+        platform = _load(path)
+        problems = validate_spec(platform.spec)
+        if problems:
+            raise ImproperlyConfigured(
+                f"platform {platform.code}: " + "; ".join(problems)
+            )
+        if platform.code in found:
+            raise ImproperlyConfigured(
+                f"OMS_PLATFORMS: {platform.code} is installed twice"
+            )
+        found[platform.code] = platform
+    return found
+
+
+@receiver(setting_changed)
+def _forget(*, setting: str, **kwargs: Any) -> None:
+    if setting == "OMS_PLATFORMS":
+        platforms.cache_clear()
+
+
+def get_platform(code: str) -> Platform:
+    try:
+        return platforms()[code]
+    except KeyError:
+        raise ImproperlyConfigured(f"no platform {code!r} is installed") from None
+
+
+def registry() -> dict[str, PlatformSpec]:
+    """The order machine of each installed platform, by code."""
+    return {code: platform.spec for code, platform in platforms().items()}
+
+
+def get_spec(code: str) -> PlatformSpec:
+    return get_platform(code).spec
+
+
+def platform_codes() -> list[str]:
+    return list(platforms())
+
+
+def platform_choices() -> list[tuple[str, str]]:
+    """Choices for ``Shop.platform``: a callable, so a new platform adds no migration."""
+    return [(code, platform.label) for code, platform in platforms().items()]

@@ -1,0 +1,12 @@
+"""Taobao / Tmall."""
+
+from orders.platforms import Platform
+from platforms.taobao import cases, simulator
+from platforms.taobao.orders import SPEC
+
+PLATFORM = Platform(
+    spec=SPEC,
+    cases=cases.SPECS,
+    close_on_full_refund=cases.CLOSE_ON_FULL_REFUND,
+    simulator=simulator,
+)
