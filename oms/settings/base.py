@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "aftersales",
     "analytics",
     "integrations",
+    "oms",  # project-level commands (seed_demo), above every app
 ]
 
 MIDDLEWARE = [
