@@ -11,7 +11,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 def api_views(patterns=None, prefix: str = ""):
     """(route, view class) for every route served by an ``OmsApiView``."""
-    from integrations.api.base import OmsApiView
+    from oms.core.api.base import OmsApiView
 
     for pattern in get_resolver().url_patterns if patterns is None else patterns:
         if isinstance(pattern, URLResolver):
