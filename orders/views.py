@@ -21,7 +21,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from logistics.selectors import shipping_panel
 from oms.core.errors import OmsError, VersionConflict
 from oms.core.input import clean_text, page_number, whole_number
 from oms.core.timeutils import parse_iso
@@ -39,6 +38,7 @@ from orders.choices import (
 from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
 from orders.models import BackgroundJob, Membership, Order, OrderItem
+from orders.panels import render_order_panels
 from orders.platforms import get_spec, registry
 from orders.selectors import (
     AT_RISK,
@@ -293,16 +293,17 @@ def _detail_context(ws: Workspace, order: Order) -> dict:
         },
         "flags": Flag.choices,
         "machine_actions": machine,
-        "shipping": shipping_panel(order, can_ship=ws.can(p.SHIP)),
     }
 
 
 @login_required
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     ws = workspace(request)
-    return render(
-        request, "orders/detail.html", _detail_context(ws, get_order(ws, order_id))
-    )
+    order = get_order(ws, order_id)
+    context = _detail_context(ws, order)
+    # Shipments, after-sales, messages: the panels other apps register (orders.panels).
+    context["panels"] = render_order_panels(request, ws, order, context)
+    return render(request, "orders/detail.html", context)
 
 
 ACTION_FORMS = {
