@@ -36,6 +36,7 @@ def test_the_tree_keeps_every_contract():
         "orders imports none of logistics, aftersales, analytics, integrations",
         "platform packages import none of logistics, aftersales, analytics, integrations",
         "the apps form layers",
+        "other apps use orders.workspace, not orders.views",
     ):
         assert f"{name}" in result.stdout
 
