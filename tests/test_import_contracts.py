@@ -86,6 +86,12 @@ def tree_copy(tmp_path):
             "import aftersales.models\n",
             "the apps form layers",
         ),
+        # other apps' pages use the page kit (orders.workspace), not the order views
+        (
+            "aftersales/_probe_forbidden.py",
+            "from orders.views import order_detail\n",
+            "other apps use orders.workspace",
+        ),
     ],
     ids=[
         "orders-static",
@@ -93,6 +99,7 @@ def tree_copy(tmp_path):
         "platform",
         "core-cycle",
         "siblings",
+        "page-kit",
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(tree_copy, probe, source, broken):
