@@ -29,11 +29,12 @@ install: $(STAMP) ## Create .venv and install runtime + dev requirements
 run: install ## Migrate, seed demo data, start Celery worker+beat and the dev server
 	bash scripts/run.sh
 
-test: install ## Lint, Django checks, migration check, then pytest (ARGS="..." for pytest)
+test: install ## Lint, import contracts, Django checks, migration check, then pytest (ARGS="..." for pytest)
 	bash scripts/test.sh $(ARGS)
 
-lint: install ## Run ruff check
+lint: install ## Run ruff check and the import contracts (lint-imports)
 	$(RUFF) check .
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 
 check: install ## Django system checks and missing-migration check
 	$(PYTHON) manage.py check

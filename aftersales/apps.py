@@ -20,3 +20,35 @@ class AftersalesConfig(AppConfig):
             AFTER_INGEST.append(services.on_order_ingested)
         # Unanswered requests, unreturned goods, unconfirmed returns (platforms.md Part 1).
         JOBS["aftersales"] = services.process_due_cases
+
+        from orders.panels import register_order_panel
+
+        # The order page's cards (orders.panels): cases and funds, then the conversation.
+        register_order_panel(
+            "aftersales",
+            order=20,
+            title=_("After-sales"),
+            template="aftersales/_order_panel.html",
+            context=cases_panel,
+        )
+        register_order_panel(
+            "conversation",
+            order=30,
+            title=_("Messages and notes"),
+            template="aftersales/_conversation.html",
+            context=conversation_panel,
+        )
+
+
+def cases_panel(request, ws, order) -> dict:
+    from aftersales.templatetags.aftersales import aftersales_panel
+
+    return aftersales_panel({"request": request}, order)
+
+
+def conversation_panel(request, ws, order) -> dict:
+    from aftersales.templatetags.conversation import conversation_panel
+
+    context = conversation_panel({"request": request, "ws": ws}, order)
+    context.pop("csrf_token", None)  # the page's own, from the context processor
+    return context

@@ -19,7 +19,7 @@ from aftersales.choices import NoteSubject
 from oms.core.errors import OmsError
 from orders.models import Order
 from orders.selectors import orders_of
-from orders.views import Workspace, workspace
+from orders.workspace import Workspace, workspace
 
 # A refused message is kept for the form (session, per order), so nothing typed is lost.
 DRAFT_KEY = "conversation_draft_{}"

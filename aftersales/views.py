@@ -31,7 +31,7 @@ from oms.core.input import page_number, whole_number
 from orders import permissions as p
 from orders.choices import ActorKind
 from orders.platforms import platform_choices
-from orders.views import Workspace, workspace
+from orders.workspace import Workspace, workspace
 
 PAGE_SIZES = (20, 50, 100)
 BATCH_MAX = 200

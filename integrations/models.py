@@ -11,17 +11,7 @@ from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import Organisation, Shop
-
-
-class Scope(models.TextChoices):
-    ORDERS_READ = "orders:read", _("Read orders")
-    ORDERS_WRITE = "orders:write", _("Change orders")
-    ORDERS_INGEST = "orders:ingest", _("Send platform observations (orders, cases)")
-    LOGISTICS_WRITE = "logistics:write", _("Ship and print")
-    AFTERSALES_WRITE = "aftersales:write", _("Decide after-sales")
-    EXPORTS = "exports", _("Export")
-    WEBHOOKS = "webhooks", _("Manage webhooks")
-
+from orders.permissions import Scope
 
 KEY_PREFIX = "oms"
 

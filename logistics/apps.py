@@ -25,3 +25,21 @@ class LogisticsConfig(AppConfig):
         # A closed order's parcels that have not left are voided, whatever closed it.
         if voiding.on_order_transition not in AFTER_TRANSITION:
             AFTER_TRANSITION.append(voiding.on_order_transition)
+
+        from orders.panels import register_order_panel
+
+        # The order page's shipments card (orders.panels).
+        register_order_panel(
+            "shipments",
+            order=10,
+            title=_("Shipments"),
+            template="logistics/_shipments.html",
+            context=shipments_panel,
+        )
+
+
+def shipments_panel(request, ws, order) -> dict:
+    from logistics.selectors import shipping_panel
+    from orders.permissions import SHIP
+
+    return {"shipping": shipping_panel(order, can_ship=ws.can(SHIP))}

@@ -24,7 +24,7 @@ from oms.core.errors import OmsError
 from oms.core.input import page_number, whole_number
 from orders import permissions as p
 from orders.selectors import orders_of
-from orders.views import get_order, workspace
+from orders.workspace import get_order, workspace
 
 
 def _items(request: HttpRequest) -> list[dict] | None:

@@ -4,6 +4,9 @@ Transitions name the permission they need (``Transition.permission``); dashboard
 and API views check the same names. A member limited to some shops sees only those.
 """
 
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
 from orders.choices import Role
 
 VIEW_ORDERS = "orders.view"
@@ -26,6 +29,19 @@ MANAGE_ORGANISATION = (
 # not a member's. Owners only (to repair a missed sync); integrations need the
 # ``orders:ingest`` key scope.
 INGEST = "orders.ingest"
+
+
+class Scope(models.TextChoices):
+    """What an API key may do (``OmsApiView.scope``), beside what a role may do."""
+
+    ORDERS_READ = "orders:read", _("Read orders")
+    ORDERS_WRITE = "orders:write", _("Change orders")
+    ORDERS_INGEST = "orders:ingest", _("Send platform observations (orders, cases)")
+    LOGISTICS_WRITE = "logistics:write", _("Ship and print")
+    AFTERSALES_WRITE = "aftersales:write", _("Decide after-sales")
+    EXPORTS = "exports", _("Export")
+    WEBHOOKS = "webhooks", _("Manage webhooks")
+
 
 _OPERATOR = {
     VIEW_ORDERS, MEMO, HOLD, RELEASE, ADJUST_PRICE, CANCEL, MERGE_SPLIT, EDIT_ADDRESS,

@@ -4,13 +4,11 @@ Views read through ``orders.selectors`` and change orders only through the servi
 API uses; every page checks the member's organisation, role and shops on the server.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Max, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,7 +19,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from logistics.selectors import shipping_panel
 from oms.core.errors import OmsError, VersionConflict
 from oms.core.input import clean_text, page_number, whole_number
 from oms.core.timeutils import parse_iso
@@ -39,6 +36,7 @@ from orders.choices import (
 from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
 from orders.models import BackgroundJob, Membership, Order, OrderItem
+from orders.panels import render_order_panels
 from orders.platforms import get_spec, registry
 from orders.selectors import (
     AT_RISK,
@@ -51,7 +49,8 @@ from orders.selectors import (
     orders_of,
     split_tab,
 )
-from orders.services import Actor, apply_event, policy_for
+from orders.services import apply_event, policy_for
+from orders.workspace import Workspace, get_order, workspace
 
 PAGE_SIZES = (20, 50, 100)
 SORTS = {
@@ -61,58 +60,6 @@ SORTS = {
     "-total": ("-total", "-id"),
 }
 BATCH_ACTIONS = actions.BATCH_ACTIONS
-
-
-@dataclass
-class Workspace:
-    """The signed-in member's organisation, role and shops for this request."""
-
-    membership: Membership
-    memberships: list[Membership]
-    shop_ids: frozenset[int] | None
-
-    @property
-    def organisation(self):
-        return self.membership.organisation
-
-    @property
-    def actor(self) -> Actor:
-        return Actor.member(self.membership)
-
-    @property
-    def shops(self):
-        """The shops this member may see, by name (for filters)."""
-        shops = self.organisation.shops.order_by("name")
-        return shops if self.shop_ids is None else shops.filter(pk__in=self.shop_ids)
-
-    def can(self, permission: str) -> bool:
-        return p.role_allows(self.membership.role, permission)
-
-    @property
-    def can_ship(self) -> bool:
-        """Print labels and hand over (the warehouse pages and their nav link)."""
-        return self.can(p.SHIP)
-
-    def require(self, permission: str) -> None:
-        if not self.can(permission):
-            raise PermissionDenied(_("Your role may not do this."))
-
-
-def workspace(request: HttpRequest) -> Workspace:
-    memberships = list(
-        Membership.objects.filter(user=request.user)
-        .select_related("organisation", "user")
-        .prefetch_related("shops")
-        .order_by("organisation__name")
-    )
-    if not memberships:
-        raise PermissionDenied(_("You are not a member of any organisation."))
-    wanted = request.session.get("organisation")
-    membership = next(
-        (m for m in memberships if m.organisation.slug == wanted), memberships[0]
-    )
-    allowed = {shop.pk for shop in membership.shops.all()}
-    return Workspace(membership, memberships, frozenset(allowed) if allowed else None)
 
 
 @login_required
@@ -244,19 +191,6 @@ def _dates_to_times(params, ws: Workspace) -> None:
         params[target] = datetime.combine(day, time.min, tzinfo=zone).isoformat()
 
 
-def get_order(ws: Workspace, order_id: int) -> Order:
-    order = (
-        orders_of(ws.organisation, ws.shop_ids)
-        .select_related("shop")
-        .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("id")))
-        .filter(pk=order_id)
-        .first()
-    )
-    if order is None:
-        raise Http404(_("No such order."))
-    return order
-
-
 def _detail_context(ws: Workspace, order: Order) -> dict:
     spec = get_spec(order.platform)
     policy = policy_for(order.shop, spec)
@@ -293,16 +227,17 @@ def _detail_context(ws: Workspace, order: Order) -> dict:
         },
         "flags": Flag.choices,
         "machine_actions": machine,
-        "shipping": shipping_panel(order, can_ship=ws.can(p.SHIP)),
     }
 
 
 @login_required
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     ws = workspace(request)
-    return render(
-        request, "orders/detail.html", _detail_context(ws, get_order(ws, order_id))
-    )
+    order = get_order(ws, order_id)
+    context = _detail_context(ws, order)
+    # Shipments, after-sales, messages: the panels other apps register (orders.panels).
+    context["panels"] = render_order_panels(request, ws, order, context)
+    return render(request, "orders/detail.html", context)
 
 
 ACTION_FORMS = {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Full test gate: lint, Django system checks, missing-migration check, pytest, then the
+# Full test gate: lint, import contracts, Django system checks, missing-migration check, pytest, then the
 # short security and integrity probe (soak/; SOAK=0 skips it). Extra arguments are
 # passed to pytest.
 set -euo pipefail
@@ -12,6 +12,9 @@ PY=.venv/bin/python
 
 echo "==> ruff check"
 .venv/bin/ruff check .
+
+echo "==> lint-imports (the import contracts in pyproject.toml)"
+.venv/bin/lint-imports --no-logo --no-cache
 
 echo "==> manage.py check"
 "$PY" manage.py check

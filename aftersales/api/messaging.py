@@ -13,14 +13,14 @@ from rest_framework.response import Response
 from aftersales import messaging
 from aftersales.choices import CaseKind, CaseState, MessageDirection, NoteSubject
 from aftersales.models import Case, Message, Note
-from integrations.api.base import OmsApiView
-from integrations.models import Scope
+from oms.core.api.base import OmsApiView
 from oms.core.api.pagination import paginate
 from orders import permissions as p
 from orders.api.serializers import ErrorOutput
 from orders.api.views import ERRORS, IDEMPOTENCY, ORDER_ID, get_order
 from orders.choices import Stage
 from orders.models import Order
+from orders.permissions import Scope
 from orders.privacy import mask_phone
 
 WRITE_ERRORS = {**ERRORS, 409: ErrorOutput, 422: ErrorOutput}

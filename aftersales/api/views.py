@@ -23,8 +23,7 @@ from aftersales.choices import CaseKind, CaseState, SellerTask
 from aftersales.ingest import ingest_case
 from aftersales.models import Case, CaseEvent, CaseItem
 from aftersales.platforms import case_specs
-from integrations.api.base import OmsApiView
-from integrations.models import Scope
+from oms.core.api.base import OmsApiView
 from oms.core.api.batch import run_item
 from oms.core.api.pagination import paginate, paginate_with_resume
 from oms.core.errors import NotFound, OmsError, ValidationFailed
@@ -34,6 +33,7 @@ from orders import permissions as p
 from orders.api.serializers import BatchOutput
 from orders.api.views import ACTION_ERRORS, ERRORS, IDEMPOTENCY, page_schema
 from orders.choices import ActorKind
+from orders.permissions import Scope
 from orders.platforms import registry
 from orders.selectors import sync_window
 

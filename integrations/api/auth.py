@@ -2,7 +2,8 @@
 
 ERPs send ``Authorization: Bearer oms_<id>_<secret>``; the dashboard's own session works
 too (with CSRF, through DRF's SessionAuthentication). Either way the view gets an
-``ApiContext``: the organisation, the shops it may reach, and the ``Actor`` for services.
+``ApiContext`` (``settings.OMS_API_CONTEXT`` names ``api_context`` for the API kit,
+``oms.core.api.base``): the organisation, the shops it may reach, and the ``Actor`` for services.
 """
 
 import hmac
@@ -97,6 +98,20 @@ class ApiContext:
 
     def has_scope(self, scope: str) -> bool:
         return self.api_key is None or scope in self.api_key.scopes
+
+    # What the API kit (oms.core.api.base) asks of a context besides the above.
+    @property
+    def has_role(self) -> bool:
+        """A signed-in member's role is checked; an API key has scopes instead."""
+        return self.membership is not None
+
+    def allows(self, permission: str) -> bool:
+        return self.membership is None or role_allows(self.membership.role, permission)
+
+    @property
+    def rate_limit_per_minute(self) -> int | None:
+        """The key's own limit; None for a person (the kit's session rate)."""
+        return self.api_key.rate_limit_per_minute if self.api_key else None
 
 
 def api_context(request) -> ApiContext:

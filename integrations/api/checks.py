@@ -11,7 +11,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 def api_views(patterns=None, prefix: str = ""):
     """(route, view class) for every route served by an ``OmsApiView``."""
-    from integrations.api.base import OmsApiView
+    from oms.core.api.base import OmsApiView
 
     for pattern in get_resolver().url_patterns if patterns is None else patterns:
         if isinstance(pattern, URLResolver):
@@ -23,7 +23,7 @@ def api_views(patterns=None, prefix: str = ""):
 
 
 def undeclared() -> list[str]:
-    from integrations.models import Scope
+    from orders.permissions import Scope
 
     problems = []
     for route, view in api_views():
@@ -40,7 +40,7 @@ def undeclared() -> list[str]:
             if scope not in Scope.values:
                 problems.append(
                     f"{view.__name__} ({method.upper()} {route}): scope {scope!r} "
-                    "is not an integrations.models.Scope"
+                    "is not an orders.permissions.Scope"
                 )
     return problems
 

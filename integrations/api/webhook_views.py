@@ -14,8 +14,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from integrations import webhooks
-from integrations.api.base import OmsApiView
 from integrations.models import Scope, WebhookDelivery, WebhookSubscription
+from oms.core.api.base import OmsApiView
 from oms.core.api.pagination import paginate
 from oms.core.errors import NotFound, PermissionDenied
 from orders.api import serializers as s

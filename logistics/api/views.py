@@ -15,8 +15,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework.response import Response
 
-from integrations.api.base import OmsApiView
-from integrations.models import Scope
 from logistics import merging, print_batches, shipping, tracking
 from logistics.api import serializers as s
 from logistics.models import (
@@ -26,6 +24,7 @@ from logistics.models import (
     TrackingSource,
 )
 from logistics.selectors import packages_of_order, print_batch_for
+from oms.core.api.base import OmsApiView
 from oms.core.errors import NotFound, OmsError, ValidationFailed
 from orders import permissions as p
 from orders.api.views import (
@@ -38,6 +37,7 @@ from orders.api.views import (
     expected_version,
     get_order,
 )
+from orders.permissions import Scope
 
 
 def _valid(serializer_class, request) -> dict:

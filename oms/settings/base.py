@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "aftersales",
     "analytics",
     "integrations",
+    "oms",  # project-level commands (seed_demo), above every app
 ]
 
 MIDDLEWARE = [
@@ -321,6 +322,9 @@ CACHES = {
 # --- REST API -----------------------------------------------------------------------
 # https://www.django-rest-framework.org/api-guide/settings/ ; https://drf-spectacular.readthedocs.io
 
+# The API kit (oms.core.api.base): who is calling, and where idempotent answers are kept.
+OMS_API_CONTEXT = "integrations.api.auth.api_context"
+OMS_IDEMPOTENCY_MODEL = "integrations.IdempotentRequest"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "integrations.api.auth.ApiKeyAuthentication",

@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 
-from integrations.api.base import OmsApiView
-from integrations.models import Scope
+from oms.core.api.base import OmsApiView
 from oms.core.api.batch import run_item
 from oms.core.errors import NotFound, OmsError, ValidationFailed
 from orders import permissions as p
 from orders.api import ingest_serializers as i
 from orders.api.views import ACTION_ERRORS, IDEMPOTENCY
 from orders.ingest import ingest_order
+from orders.permissions import Scope
 
 EXAMPLE_ORDER = {
     "shop": 12,

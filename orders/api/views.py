@@ -10,8 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from integrations.api.base import OmsApiView
-from integrations.models import Scope
+from oms.core.api.base import OmsApiView
 from oms.core.api.pagination import paginate, paginate_with_resume
 from oms.core.errors import NotFound, OmsError, ValidationFailed
 from oms.core.input import clean_text, whole_number
@@ -21,6 +20,7 @@ from orders.api import serializers as s
 from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
 from orders.models import Order, OrderItem
+from orders.permissions import Scope
 from orders.platforms import get_spec
 from orders.privacy import shows_full_phone
 from orders.selectors import filter_orders, orders_of, sync_window

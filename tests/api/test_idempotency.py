@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-import integrations.api.base as api_base
+import oms.core.api.base as api_base
 from integrations.models import ApiKey, IdempotentRequest
 from orders import actions
 from orders.models import Order

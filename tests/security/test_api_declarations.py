@@ -12,8 +12,8 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from integrations.api import checks
-from integrations.api.base import OmsApiView
 from integrations.models import ApiKey, Scope
+from oms.core.api.base import OmsApiView
 from orders.choices import Role
 from orders.permissions import ALL_PERMISSIONS, role_allows
 from tests.factories import MembershipFactory, OrganisationFactory, ShopFactory

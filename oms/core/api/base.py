@@ -1,6 +1,12 @@
 """The base of every API view: authentication, permissions, scopes, rate limits and
 idempotency.
 
+The kit names no app: the credentials are DRF's ``DEFAULT_AUTHENTICATION_CLASSES``, the
+caller's context comes from ``settings.OMS_API_CONTEXT`` (a dotted path to
+``context(request)``, which answers ``has_scope``, ``allows``, ``client_id`` and
+``rate_limit_per_minute``) and the idempotency records are the model named by
+``settings.OMS_IDEMPOTENCY_MODEL`` (as ``AUTH_USER_MODEL`` names the user model).
+
 Every view declares the role permission a signed-in member needs (``permission``, or
 ``permissions`` by HTTP method) and the scope an API key needs (``scope`` / ``scopes``):
 the same names the dashboard pages check (``orders.permissions``), so a page and its API
@@ -12,27 +18,38 @@ import hashlib
 import time
 from datetime import timedelta
 
+from django.apps import apps
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, permissions
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import APIView
 
-from integrations.api.auth import ApiContext, ApiKeyAuthentication, api_context
-from integrations.models import IdempotentRequest
 from oms.core.api.exception_handler import error_response
-from orders.permissions import role_allows
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # How long a claimed key may stay without an answer before another request may take it
 # over: a process killed mid-request never releases its claim.
 IDEMPOTENCY_LEASE = timedelta(minutes=5)
 SESSION_RATE_PER_MINUTE = 1200
+
+
+def api_context(request):
+    """The caller's context (organisation, actor, scopes), built by the project's
+    ``settings.OMS_API_CONTEXT``."""
+    return import_string(settings.OMS_API_CONTEXT)(request)
+
+
+def idempotency_model():
+    """The model keeping the first answer to each ``Idempotency-Key``
+    (``settings.OMS_IDEMPOTENCY_MODEL``, "app_label.ModelName")."""
+    return apps.get_model(settings.OMS_IDEMPOTENCY_MODEL)
 
 
 class _Replay(Exception):
@@ -59,7 +76,7 @@ class OmsApiView(APIView):
     """Subclasses set ``permission`` and ``scope`` (or ``permissions`` and ``scopes``
     by HTTP method) and use ``self.ctx``."""
 
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    # authentication_classes: REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
     permission_classes = [permissions.IsAuthenticated]
     schema = OmsAutoSchema()
     # The role permission (orders.permissions) a signed-in member needs.
@@ -68,7 +85,7 @@ class OmsApiView(APIView):
     # The scope an API key needs.
     scope: str | None = None
     scopes: dict[str, str] = {}
-    ctx: ApiContext
+    ctx: object  # what settings.OMS_API_CONTEXT returns
 
     @classmethod
     def permission_for(cls, method: str) -> str | None:
@@ -86,7 +103,7 @@ class OmsApiView(APIView):
         if "Accept-Language" not in request.headers:
             translation.activate("en")  # integrations get English unless they ask
             request.LANGUAGE_CODE = "en"
-        self._idempotent: IdempotentRequest | None = None
+        self._idempotent = None
         self._rate: tuple[int, int, int] | None = None
         super().initial(request, *args, **kwargs)
         self.ctx = api_context(request)
@@ -102,14 +119,14 @@ class OmsApiView(APIView):
 
     def check_role(self, request) -> None:
         """A signed-in member's role must hold the view's permission (as on the page)."""
-        if self.ctx.membership is None or request.method == "OPTIONS":
-            return
+        if not self.ctx.has_role or request.method == "OPTIONS":
+            return  # an API key has scopes instead
         needed = self.permission_for(request.method)
         if needed is None:  # fail closed; the system check oms.E001 names the view
             raise ImproperlyConfigured(
                 f"{type(self).__name__} declares no permission for {request.method}."
             )
-        if not role_allows(self.ctx.membership.role, needed):
+        if not self.ctx.allows(needed):
             raise exceptions.PermissionDenied(
                 _("Your role may not do this."), code="permission_denied"
             )
@@ -134,8 +151,7 @@ class OmsApiView(APIView):
 
     def _check_rate(self, request) -> None:
         """A fixed one-minute window per API key (or signed-in person)."""
-        key = self.ctx.api_key
-        limit = key.rate_limit_per_minute if key else SESSION_RATE_PER_MINUTE
+        limit = self.ctx.rate_limit_per_minute or SESSION_RATE_PER_MINUTE
         window = int(time.time() // 60)
         reset = (window + 1) * 60
         counter = f"oms:rate:{self.ctx.client_id}:{window}"
@@ -160,7 +176,7 @@ class OmsApiView(APIView):
     def _release(self) -> None:
         record, self._idempotent = getattr(self, "_idempotent", None), None
         if record is not None:
-            IdempotentRequest.objects.filter(pk=record.pk, completed=False).delete()
+            idempotency_model().objects.filter(pk=record.pk, completed=False).delete()
 
     def _claim(self, request) -> None:
         key = request.headers["Idempotency-Key"]
@@ -177,14 +193,14 @@ class OmsApiView(APIView):
         ).hexdigest()
         client = self.ctx.client_id
         now = timezone.now()
-        IdempotentRequest.objects.filter(
+        idempotency_model().objects.filter(
             client=client, key=key, created_at__lt=now - IDEMPOTENCY_WINDOW
         ).delete()
         first = None
         for _attempt in range(2):
             try:
                 with transaction.atomic():
-                    self._idempotent = IdempotentRequest.objects.create(
+                    self._idempotent = idempotency_model().objects.create(
                         client=client,
                         key=key,
                         request_hash=digest,
@@ -195,7 +211,7 @@ class OmsApiView(APIView):
                 return
             except IntegrityError:
                 pass
-            first = IdempotentRequest.objects.filter(client=client, key=key).first()
+            first = idempotency_model().objects.filter(client=client, key=key).first()
             if first is None:
                 continue  # released a moment ago: claim it
             abandoned = (
@@ -206,7 +222,7 @@ class OmsApiView(APIView):
             if not abandoned:
                 break
             # Its process died without answering: take the key over, once.
-            IdempotentRequest.objects.filter(
+            idempotency_model().objects.filter(
                 pk=first.pk, completed=False, created_at=first.created_at
             ).delete()
         if first is None:  # released and claimed again by others in between
@@ -247,7 +263,7 @@ class OmsApiView(APIView):
             return
         response.render()
         # By pk and still incomplete: a claim taken over after its lease is not ours.
-        IdempotentRequest.objects.filter(pk=record.pk, completed=False).update(
+        idempotency_model().objects.filter(pk=record.pk, completed=False).update(
             completed=True,
             response_status=response.status_code,
             response_body=response.content,
