@@ -910,8 +910,9 @@ def validate_platform(platform: Any) -> list[str]:
     return problems
 
 
-def describe(spec: PlatformSpec) -> str:
-    """The platform's table as Markdown with a Mermaid diagram (``describe_platform``)."""
+def describe(spec: PlatformSpec, cases: Iterable[CaseSpec] = ()) -> str:
+    """The platform's tables as Markdown with Mermaid diagrams (``describe_platform``):
+    the order machine, then each case table."""
     lines = [
         f"# {spec.label} (`{spec.code}`)",
         "",
@@ -938,4 +939,37 @@ def describe(spec: PlatformSpec) -> str:
         lines.append(
             f"| {key} | {default.value} | {'yes' if default.confirmed else 'no'} |"
         )
+    for case in cases:
+        lines += ["", describe_case(case)]
+    return "\n".join(lines)
+
+
+def describe_case(spec: CaseSpec) -> str:
+    """One case table as Markdown with a Mermaid diagram."""
+    roles = ", ".join(
+        f"{role} = `{spec.action_for(role)}`"
+        for role in CASE_ROLES
+        if spec.action_for(role)
+    )
+    lines = [
+        f"## {spec.kind} cases (initial `{spec.initial}`; {roles})",
+        "",
+        "| status | seller task / outcome | deadline |",
+        "|---|---|---|",
+    ]
+    for status in spec.statuses:
+        state = status.task or f"closed: {status.outcome}"
+        due = status.due
+        deadline = f"{due.policy} → {due.on_expiry}" if due else ""
+        lines.append(f"| `{status.code}` {status.label} | {state} | {deadline} |")
+    lines += ["", "```mermaid", "stateDiagram-v2"]
+    for transition in spec.transitions:
+        shape = {True: " (return)", False: " (no return)"}.get(
+            transition.with_return, ""
+        )
+        for source in sorted(transition.sources):
+            lines.append(
+                f"    {source} --> {transition.target}: {transition.action}{shape}"
+            )
+    lines.append("```")
     return "\n".join(lines)

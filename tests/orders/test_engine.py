@@ -3,6 +3,7 @@ definition-time validation, and the contract between the generic after-sales cod
 each platform's case tables, refused at load and by ``manage.py check``."""
 
 from dataclasses import replace
+from io import StringIO
 
 import pytest
 from django.core.checks import Error
@@ -389,3 +390,12 @@ def test_order_actions_missing_are_their_own_check():
             "close_on_full_refund: the order machine has no 'vanish' for the system actor",
         )
     ]
+
+
+def test_describe_platform_prints_the_case_tables_too():
+    out = StringIO()
+    call_command("describe_platform", "taobao", stdout=out)
+    text = out.getvalue()
+    assert "## refund cases (initial `WAIT_SELLER_AGREE`; approve = `agree`" in text
+    assert "WAIT_SELLER_AGREE --> WAIT_BUYER_RETURN_GOODS: agree (return)" in text
+    assert "| `SUCCESS` 退款成功 | closed: refunded |  |" in text
