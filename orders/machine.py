@@ -263,7 +263,9 @@ RETURN_SENT = "return_sent"  # the platform reports the buyer sent the goods bac
 class RoleRule:
     required_for: frozenset[str]  # case kinds that must provide the role
     by: frozenset[ActorKind]  # every one of these may take it
-    sources: str  # "initial": from the initial status; "open": from every open one
+    # Where it must be possible: "initial" (the initial status), "open" (every open
+    # status) or "return" (where approving with a return of goods leads).
+    sources: str
     permission: str | None = None
     needs_reason: bool = False
     # For cancel requests: the effect on the order the order hooks rely on.
