@@ -49,6 +49,7 @@ from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
 from orders.choices import ActorKind, EventType, Stage
 from orders.machine import (
+    ACCEPT_PROPOSAL,
     APPROVE,
     CANCEL_ORDER,
     END_DISPUTE,
@@ -623,7 +624,10 @@ def _refund(
     """Record the refund; a refund of everything paid closes the order."""
     if amount not in (None, ""):
         value = _amount(amount, order.currency, "amount")
-    elif transition.action == "buyer_accept_proposal" and "amount" in case.proposal:
+    elif (
+        transition.action == spec_of(case).action_for(ACCEPT_PROPOSAL)
+        and "amount" in case.proposal
+    ):
         value = _amount(case.proposal["amount"], order.currency, "proposal.amount")
     else:
         value = case.amount
@@ -795,7 +799,7 @@ def on_order_transition(
     cases close; AliExpress's reject_cancel / close_dispute close the matching case."""
     if action in _IGNORED_ORDER_ACTIONS:
         return
-    if action in _OPENING_ORDER_ACTIONS:
+    if action in _opening_order_actions():
         for order in orders:
             on_order_ingested(order, actor, now)
         return
@@ -883,8 +887,11 @@ _IGNORED_ORDER_ACTIONS = frozenset(
     {"ship", "ship_part", "collect", "pay", "release_hold", "pass_risk_control",
      "deliver", "sign", "allow_shipping"}
 )  # fmt: skip
-# Order actions the platform takes when a buyer asks (the case opens with them).
-_OPENING_ORDER_ACTIONS = frozenset({"request_cancel", "open_dispute"})
+
+
+def _opening_order_actions() -> frozenset[str]:
+    """Order actions the platform takes when a buyer asks (the case opens with them)."""
+    return frozenset(spec.order_action_on_open for spec in case_specs().values()) - {""}
 
 
 def _target_of(spec: CaseSpec, case: Case, action: str) -> str | None:

@@ -257,6 +257,9 @@ APPROVE = "approve"  # grant the request (Taobao agree, AliExpress accept)
 REJECT = "reject"  # refuse it, with a reason the buyer sees (Taobao/AliExpress refuse)
 WITHDRAW = "withdraw"  # the platform reports the buyer withdrew it
 RETURN_SENT = "return_sent"  # the platform reports the buyer sent the goods back
+# The buyer took the seller's counter-proposal: the refund is the proposed amount
+# (AliExpress buyer_accept_proposal). Optional.
+ACCEPT_PROPOSAL = "accept_proposal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,12 +267,14 @@ class RoleRule:
     required_for: frozenset[str]  # case kinds that must provide the role
     by: frozenset[ActorKind]  # every one of these may take it
     # Where it must be possible: "initial" (the initial status), "open" (every open
-    # status) or "return" (where approving with a return of goods leads).
+    # status), "return" (where approving with a return of goods leads) or "" (where
+    # the table has it).
     sources: str
     permission: str | None = None
     needs_reason: bool = False
     # For cancel requests: the effect on the order the order hooks rely on.
     cancel_effect: str = ""
+    effect: str = ""  # the effect every row of the action must have
 
 
 ALL_KINDS = frozenset(CaseKind.values)
@@ -292,6 +297,7 @@ CASE_ROLES: Mapping[str, RoleRule] = {
     WITHDRAW: RoleRule(ALL_KINDS, PLATFORM, "open"),
     # Required where the approval can ask for the goods back (checked below).
     RETURN_SENT: RoleRule(frozenset(), PLATFORM, "return"),
+    ACCEPT_PROPOSAL: RoleRule(frozenset(), PLATFORM, "", effect=REFUND),
 }
 
 
@@ -847,6 +853,8 @@ def _role_problems(spec: CaseSpec) -> list[str]:
             sources = {spec.initial}
         elif rule.sources == "return":
             sources = return_targets
+        elif not rule.sources:
+            sources = {source for t in rows for source in t.sources}
         else:
             sources = {s.code for s in spec.statuses if s.is_open}
         for source in sorted(sources):
@@ -869,6 +877,11 @@ def _role_problems(spec: CaseSpec) -> list[str]:
                         problems.append(
                             f"{role} ({action}) from {source}: needs the "
                             f"{rule.permission} permission"
+                        )
+                    if rule.effect and t.effect != rule.effect:
+                        problems.append(
+                            f"{role} ({action}) from {source}: effect must be "
+                            f"{rule.effect}"
                         )
                     if rule.needs_reason and not t.needs_reason:
                         problems.append(

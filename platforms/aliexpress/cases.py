@@ -13,6 +13,7 @@ from orders import permissions as p
 from orders.choices import CaseKind, Outcome
 from orders.choices import SellerTask as Task
 from orders.machine import (
+    ACCEPT_PROPOSAL,
     APPROVE,
     CANCEL_ORDER,
     CT,
@@ -66,7 +67,8 @@ DISPUTE = CaseSpec(
     kind=CaseKind.DISPUTE,
     initial="WAIT_SELLER_CONFIRM_REFUND",
     order_action_on_open="open_dispute",
-    roles={APPROVE: "accept", REJECT: "refuse", RETURN_SENT: "buyer_return"},
+    roles={APPROVE: "accept", REJECT: "refuse", RETURN_SENT: "buyer_return",
+           ACCEPT_PROPOSAL: "buyer_accept_proposal"},
     statuses=(
         CaseStatus(
             "WAIT_SELLER_CONFIRM_REFUND", "等待卖家确认", Task.RESPOND,

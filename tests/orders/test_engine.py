@@ -18,6 +18,7 @@ from oms.core.errors import InvalidTransition
 from orders.apps import check_platform_specs
 from orders.choices import ActorKind, CaseKind, DeadlineKind, Outcome, SellerTask
 from orders.machine import (
+    ACCEPT_PROPOSAL,
     APPROVE,
     CANCEL_ORDER,
     CASE_ROLES,
@@ -402,3 +403,26 @@ def test_describe_platform_prints_the_case_tables_too():
     assert "## refund cases (initial `WAIT_SELLER_AGREE`; approve = `agree`" in text
     assert "WAIT_SELLER_AGREE --> WAIT_BUYER_RETURN_GOODS: agree (return)" in text
     assert "| `SUCCESS` 退款成功 | closed: refunded |  |" in text
+
+
+def test_the_accept_proposal_role_refunds_and_is_the_platforms():
+    dispute = case_specs()[("aliexpress", CaseKind.DISPUTE)]
+    assert dispute.action_for(ACCEPT_PROPOSAL) == "buyer_accept_proposal"
+    rows = tuple(
+        replace(t, effect="end_dispute", actors=SELLER)
+        if t.action == "buyer_accept_proposal"
+        else t
+        for t in dispute.transitions
+    )
+    problems = validate_case_spec(
+        replace(dispute, transitions=rows), get_platform("aliexpress").spec
+    )
+    source = "SELLER_REFUSE_REFUND"
+    assert (
+        f"accept_proposal (buyer_accept_proposal) from {source}: effect must be refund"
+        in problems
+    )
+    assert (
+        f"accept_proposal (buyer_accept_proposal) from {source}: not for platform"
+        in problems
+    )
