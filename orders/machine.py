@@ -665,6 +665,12 @@ def validate_machine(
             problems.append(f"{transition.action}: unknown target {transition.target}")
         if not transition.actors:
             problems.append(f"{transition.action}: nobody may trigger it")
+        if transition.actors & SELLER and not transition.permission:
+            problems.append(f"{transition.action}: a seller action names no permission")
+        if transition.permission and not transition.actors & SELLER:
+            problems.append(
+                f"{transition.action}: names a permission but no seller may take it"
+            )
     seen: dict[tuple[str, str, tuple], list[bool | None]] = {}
     for transition in spec.transitions:
         for source in transition.sources:
@@ -787,8 +793,6 @@ def validate_case_spec(
             problems.append(f"{t.action}: unknown effect {t.effect}")
         if t.guards or t.end_reason or t.reasons:
             problems.append(f"{t.action}: order fields on a case transition")
-        if t.actors & SELLER and not t.permission:
-            problems.append(f"{t.action}: a seller action names no permission")
         if t.extends_due and (
             t.sources != {t.target}
             or t.target not in codes

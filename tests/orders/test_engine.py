@@ -155,6 +155,28 @@ def test_order_table_ambiguous_and_nobody():
     assert "x: nobody may trigger it" in problems
 
 
+def test_seller_actions_and_permissions_go_together():
+    # orders and cases alike
+    case_rows = tiny_case().transitions
+    bad_case = tiny_case(
+        transitions=(replace(case_rows[0], permission=None), case_rows[1],
+                     replace(case_rows[2], permission="aftersales.decide"))
+    )  # fmt: skip
+    problems = validate_case_spec(bad_case, ORDER)
+    assert "approve: a seller action names no permission" in problems
+    assert "withdraw: names a permission but no seller may take it" in problems
+    seller_row = next(t for t in ORDER.transitions if t.actors & SELLER)
+    bad_order = order_with(
+        transitions=(
+            *(t for t in ORDER.transitions if t is not seller_row),
+            replace(seller_row, permission=None),
+        )
+    )
+    assert f"{seller_row.action}: a seller action names no permission" in validate_spec(
+        bad_order
+    )
+
+
 def test_order_table_with_case_fields_is_refused():
     first = ORDER.transitions[0]
     spec = order_with(
