@@ -24,19 +24,16 @@ def check_platform_specs(app_configs, **kwargs) -> list[checks.CheckMessage]:
     the registry's own refusal, so ``manage.py check --tag platforms`` lists them all."""
     from django.conf import settings
 
-    from orders.machine import validate_platform, validate_spec
+    from orders.machine import CASE_TABLE, ORDER_ACTIONS, ORDER_TABLE, platform_problems
     from orders.platforms import _load
 
-    errors = []
-    for path in settings.OMS_PLATFORMS:
-        platform = _load(path)
-        order_problems = set(validate_spec(platform.spec))
-        for problem in validate_platform(platform):
-            if problem in order_problems:
-                check_id = "orders.E001"
-            elif "order machine has no" in problem or "close_on_full_refund" in problem:
-                check_id = "orders.E003"
-            else:
-                check_id = "orders.E002"
-            errors.append(checks.Error(problem, obj=path, id=check_id))
-    return errors
+    ids = {
+        ORDER_TABLE: "orders.E001",
+        CASE_TABLE: "orders.E002",
+        ORDER_ACTIONS: "orders.E003",
+    }
+    return [
+        checks.Error(problem, obj=path, id=ids[group])
+        for path in settings.OMS_PLATFORMS
+        for group, problem in platform_problems(_load(path))
+    ]

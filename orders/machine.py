@@ -817,16 +817,24 @@ def validate_case_spec(
     if order_spec is not None:
         if spec.platform != order_spec.code:
             problems.append(f"belongs to {spec.platform}, not {order_spec.code}")
-        if spec.order_action_on_open:
+        problems += case_order_action_problems(spec, order_spec)
+    return problems
+
+
+def case_order_action_problems(spec: CaseSpec, order_spec: PlatformSpec) -> list[str]:
+    """The order actions a case table names (directly, or through its effects) that
+    the platform's order machine lacks for the actors concerned."""
+    problems: list[str] = []
+    if spec.order_action_on_open:
+        problems += _order_action_problems(
+            order_spec, spec.order_action_on_open, PLATFORM, "order_action_on_open"
+        )
+    for t in spec.transitions:
+        action, required = EFFECT_ORDER_ACTIONS.get(t.effect, ("", False))
+        if required:
             problems += _order_action_problems(
-                order_spec, spec.order_action_on_open, PLATFORM, "order_action_on_open"
+                order_spec, action, t.actors, f"{t.action} ({t.effect})"
             )
-        for t in spec.transitions:
-            action, required = EFFECT_ORDER_ACTIONS.get(t.effect, ("", False))
-            if required:
-                problems += _order_action_problems(
-                    order_spec, action, t.actors, f"{t.action} ({t.effect})"
-                )
     return problems
 
 
@@ -903,30 +911,60 @@ def _role_problems(spec: CaseSpec) -> list[str]:
     return sorted(set(problems), key=problems.index)
 
 
-def validate_platform(platform: Any) -> list[str]:
-    """Everything wrong with an installed platform: its order table, each case table
-    in the context of it, and the order action closing a fully refunded order."""
-    problems = list(validate_spec(platform.spec))
+# What each group of problems is (the system check's ids, ``orders.apps``).
+ORDER_TABLE = "order_table"  # orders.E001
+CASE_TABLE = "case_table"  # orders.E002: a case table, or the after-sales contract
+ORDER_ACTIONS = "order_actions"  # orders.E003: order actions the cases name are missing
+
+
+def platform_problems(platform: Any) -> list[tuple[str, str]]:
+    """Everything wrong with an installed platform, each with its group: its order
+    table, each case table in the context of it (roles included), and the order
+    actions the case tables and ``close_on_full_refund`` name."""
+    problems = [(ORDER_TABLE, problem) for problem in validate_spec(platform.spec)]
     kinds: set[str] = set()
     for case_spec in platform.cases:
         if not isinstance(case_spec, CaseSpec):
-            problems.append(f"cases: {case_spec!r} is not a CaseSpec")
+            problems.append((CASE_TABLE, f"cases: {case_spec!r} is not a CaseSpec"))
             continue
         if case_spec.kind in kinds:
-            problems.append(f"{case_spec.kind} cases are declared twice")
+            problems.append((CASE_TABLE, f"{case_spec.kind} cases are declared twice"))
         kinds.add(case_spec.kind)
+        missing = case_order_action_problems(case_spec, platform.spec)
         problems += [
-            f"{case_spec.kind} cases: {problem}"
+            (ORDER_ACTIONS if problem in missing else CASE_TABLE,
+             f"{case_spec.kind} cases: {problem}")
             for problem in validate_case_spec(case_spec, platform.spec)
-        ]
-    refunds = any(t.effect == REFUND for c in platform.cases for t in c.transitions)
+        ]  # fmt: skip
+    refunds = any(
+        t.effect == REFUND
+        for c in platform.cases
+        if isinstance(c, CaseSpec)
+        for t in c.transitions
+    )
     if refunds and not platform.close_on_full_refund:
-        problems.append("cases refund but close_on_full_refund names no order action")
-    if platform.close_on_full_refund:
-        problems += _order_action_problems(
-            platform.spec, platform.close_on_full_refund, SYSTEM, "close_on_full_refund"
+        problems.append(
+            (
+                ORDER_ACTIONS,
+                "cases refund but close_on_full_refund names no order action",
+            )
         )
+    if platform.close_on_full_refund:
+        problems += [
+            (ORDER_ACTIONS, problem)
+            for problem in _order_action_problems(
+                platform.spec,
+                platform.close_on_full_refund,
+                SYSTEM,
+                "close_on_full_refund",
+            )
+        ]
     return problems
+
+
+def validate_platform(platform: Any) -> list[str]:
+    """Everything wrong with an installed platform (``platform_problems``), as text."""
+    return [problem for _, problem in platform_problems(platform)]
 
 
 def describe(spec: PlatformSpec, cases: Iterable[CaseSpec] = ()) -> str:

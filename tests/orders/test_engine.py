@@ -448,3 +448,11 @@ def test_the_accept_proposal_role_refunds_and_is_the_platforms():
         f"accept_proposal (buyer_accept_proposal) from {source}: not for platform"
         in problems
     )
+
+
+def test_a_broken_order_table_is_orders_e001():
+    with override_settings(OMS_PLATFORMS=["tests.orders.broken_order_platform"]):
+        errors = check_platform_specs(None)
+    assert [(e.id, e.msg) for e in errors] == [
+        ("orders.E001", "nobodys: nobody may trigger it")
+    ]
