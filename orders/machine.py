@@ -318,6 +318,9 @@ class Machine:
     def codes(self) -> list[str]:
         return [status.code for status in self.statuses]
 
+    def status(self, code: str) -> Status:
+        raise NotImplementedError
+
     def transitions_from(self, code: str) -> list[Transition]:
         return [t for t in self.transitions if code in t.sources]
 
