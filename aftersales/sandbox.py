@@ -37,6 +37,7 @@ from aftersales.models import Case
 from aftersales.platforms import get_case_spec
 from oms.core.errors import OmsError
 from orders.choices import ActorKind
+from orders.machine import APPROVE, RETURN_SENT, WITHDRAW
 from orders.models import Order, Shop
 from orders.sandbox.common import D, H, digits, quantize, span, timeline, weighted
 from orders.services import Actor, policy_for
@@ -161,15 +162,6 @@ SCENARIOS: dict[str, tuple[Scenario, ...]] = {
     ),
 }  # fmt: skip
 
-# The platform's steps of a return: the seller agreed (on the platform), the buyer sent
-# the goods back.
-AGREE = {"taobao": "agree", "tiktok": "approve", "aliexpress": "accept"}
-SEND_BACK = {
-    "taobao": "buyer_return",
-    "tiktok": "buyer_ship",
-    "aliexpress": "buyer_return",
-}
-
 # Return carriers: (name, tracking number prefix, digits).
 RETURN_CARRIERS = {
     "taobao": (("顺丰速运", "SF", 12), ("中通快递", "7", 13), ("圆通速递", "YT", 13),
@@ -289,15 +281,18 @@ def _simulate_one(
     has_return = rng.random() < scenario.return_share
     # The steps after the request, as the platform reports them.
     steps: list[str] = []
+    # The platform's steps of a return: the seller agreed (on the platform), the buyer
+    # sent the goods back; each table names its action for these roles.
+    send_back = spec.action_for(RETURN_SENT)
     if has_return:
         progress = weighted(rng, PROGRESS)
         if progress in ("agreed", "sent_back"):
-            steps.append(AGREE[shop.platform])
+            steps.append(spec.action_for(APPROVE))
         if progress == "sent_back":
-            steps.append(SEND_BACK[shop.platform])
+            steps.append(send_back)
     withdrawn = not steps and rng.random() < WITHDRAWN_SHARE
     if withdrawn:
-        steps.append("withdraw")
+        steps.append(spec.action_for(WITHDRAW))
     final = spec.initial
     for action in steps:
         final = spec.plan(
@@ -321,15 +316,13 @@ def _simulate_one(
     )
     for action, at in zip(steps, times[1:], strict=True):
         carrier, tracking = (
-            _return_parcel(shop, rng)
-            if action == SEND_BACK[shop.platform]
-            else ("", "")
+            _return_parcel(shop, rng) if action == send_back else ("", "")
         )
         services.act(
             case,
             action,
             platform,
-            reason="" if action != "withdraw" else reason.text,
+            reason=reason.text if withdrawn else "",
             return_carrier=carrier,
             return_tracking_number=tracking,
             now=at,

@@ -36,14 +36,6 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from aftersales.choices import REFUND_KINDS, CaseKind, CaseState, Outcome
-from aftersales.machine import (
-    CANCEL_ORDER,
-    END_DISPUTE,
-    KEEP_ORDER,
-    REFUND,
-    CaseSpec,
-    CaseTransition,
-)
 from aftersales.models import Case, CaseEvent, CaseItem
 from aftersales.platforms import case_specs, get_case_spec, order_action_on_full_refund
 from oms.core.errors import (
@@ -56,7 +48,20 @@ from oms.core.errors import (
 from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
 from orders.choices import ActorKind, EventType, Stage
-from orders.machine import allowed_actions
+from orders.machine import (
+    ACCEPT_PROPOSAL,
+    APPROVE,
+    CANCEL_ORDER,
+    END_DISPUTE,
+    KEEP_ORDER,
+    REFUND,
+    REJECT,
+    WITHDRAW,
+    CaseSpec,
+    CaseTransition,
+    allowed_actions,
+    deadlines_for,
+)
 from orders.models import Order, OrderItem
 from orders.platforms import get_spec
 from orders.services import (
@@ -571,12 +576,13 @@ def _enter(
     if status.due is None or not status.is_open:
         case.due_at, case.due_action, case.due_source = None, "", ""
         return
-    case.due_action = status.due.on_expiry
-    if platform_due is not None:
-        case.due_at, case.due_source = platform_due, "platform"
-        return
-    policy = policy_for(order.shop, get_spec(order.platform))
-    case.due_at, case.due_source = now + policy[status.due.policy], "policy"
+    policy = (
+        policy_for(order.shop, get_spec(order.platform)) if platform_due is None else {}
+    )
+    sent = {status.due.kind: platform_due} if platform_due is not None else {}
+    (planned,) = deadlines_for(spec, case, policy, sent).values()
+    case.due_action = planned.due.on_expiry
+    case.due_at, case.due_source = planned.due_at, planned.source
 
 
 def _apply_effect(
@@ -618,7 +624,10 @@ def _refund(
     """Record the refund; a refund of everything paid closes the order."""
     if amount not in (None, ""):
         value = _amount(amount, order.currency, "amount")
-    elif transition.action == "buyer_accept_proposal" and "amount" in case.proposal:
+    elif (
+        transition.action == spec_of(case).action_for(ACCEPT_PROPOSAL)
+        and "amount" in case.proposal
+    ):
         value = _amount(case.proposal["amount"], order.currency, "proposal.amount")
     else:
         value = case.amount
@@ -790,7 +799,7 @@ def on_order_transition(
     cases close; AliExpress's reject_cancel / close_dispute close the matching case."""
     if action in _IGNORED_ORDER_ACTIONS:
         return
-    if action in _OPENING_ORDER_ACTIONS:
+    if action in _opening_order_actions():
         for order in orders:
             on_order_ingested(order, actor, now)
         return
@@ -811,11 +820,11 @@ def on_order_transition(
         target: str | None = None
         outcome: Outcome | None = None
         if case.kind == CaseKind.CANCEL and action == "approve_cancel":
-            target = _target_of(spec, case, "approve")
+            target = _target_of(spec, case, spec.action_for(APPROVE))
         elif case.kind == CaseKind.CANCEL and action == "reject_cancel":
-            target = _target_of(spec, case, "reject")
+            target = _target_of(spec, case, spec.action_for(REJECT))
         elif case.kind == CaseKind.DISPUTE and action == "close_dispute":
-            target = _target_of(spec, case, "withdraw")
+            target = _target_of(spec, case, spec.action_for(WITHDRAW))
         elif order.stage == Stage.CLOSED:
             target, outcome = case.native_status, Outcome.ORDER_CLOSED
         if target is None:
@@ -878,13 +887,16 @@ _IGNORED_ORDER_ACTIONS = frozenset(
     {"ship", "ship_part", "collect", "pay", "release_hold", "pass_risk_control",
      "deliver", "sign", "allow_shipping"}
 )  # fmt: skip
-# Order actions the platform takes when a buyer asks (the case opens with them).
-_OPENING_ORDER_ACTIONS = frozenset({"request_cancel", "open_dispute"})
+
+
+def _opening_order_actions() -> frozenset[str]:
+    """Order actions the platform takes when a buyer asks (the case opens with them)."""
+    return frozenset(spec.order_action_on_open for spec in case_specs().values()) - {""}
 
 
 def _target_of(spec: CaseSpec, case: Case, action: str) -> str | None:
     for transition in spec.transitions_from(case.native_status):
-        if transition.action == action:
+        if transition.action == action and transition.fits(case):
             return transition.target
     return None
 

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from aftersales import services
 from aftersales.choices import CaseKind, CaseState, SellerTask
-from aftersales.machine import CaseTransition
+from aftersales.machine import APPROVE, REJECT, CaseTransition
 from aftersales.models import Case
 from aftersales.templatetags.aftersales import status_label
 from oms.core.errors import NotFound, OmsError
@@ -35,11 +35,8 @@ from orders.workspace import Workspace, workspace
 
 PAGE_SIZES = (20, 50, 100)
 BATCH_MAX = 200
-# The inbox's two batch verbs and the actions they mean on each platform's machine.
-BATCH_VERBS = {
-    "approve": ("approve", "agree", "accept"),
-    "reject": ("reject", "refuse"),
-}
+# The inbox's two batch verbs: the roles each case table names its action for.
+BATCH_VERBS = frozenset({APPROVE, REJECT})
 # What each case action is called on the dashboard.
 ACTION_LABELS = {
     "approve": gettext_lazy("Approve"),
@@ -176,8 +173,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def _batch_action(case: Case, verb: str) -> str | None:
-    allowed = services.actions_for(case)
-    return next((a for a in BATCH_VERBS[verb] if a in allowed), None)
+    action = services.spec_of(case).action_for(verb)
+    return action if action and action in services.actions_for(case) else None
 
 
 @login_required

@@ -8,7 +8,7 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self) -> None:
-        checks.register(check_platform_specs)
+        checks.register(check_platform_specs, "platforms")
         from orders import background
         from orders.jobs import JOBS
 
@@ -17,14 +17,23 @@ class OrdersConfig(AppConfig):
 
 
 def check_platform_specs(app_configs, **kwargs) -> list[checks.CheckMessage]:
-    """Refuse a broken platform table at `manage.py check`, `migrate` and `runserver`."""
+    """Refuse a broken platform at `manage.py check`, `migrate` and `runserver`: its
+    order table (orders.E001), a case table or the after-sales contract (orders.E002),
+    the order actions the case tables name (orders.E003). Tagged ``platforms``: with a
+    broken table installed, other checks reading the registry (model choices) stop at
+    the registry's own refusal, so ``manage.py check --tag platforms`` lists them all."""
     from django.conf import settings
 
-    from orders.machine import validate_spec
+    from orders.machine import CASE_TABLE, ORDER_ACTIONS, ORDER_TABLE, platform_problems
     from orders.platforms import _load
 
-    errors = []
-    for path in settings.OMS_PLATFORMS:
-        for problem in validate_spec(_load(path).spec):
-            errors.append(checks.Error(problem, obj=path, id="orders.E001"))
-    return errors
+    ids = {
+        ORDER_TABLE: "orders.E001",
+        CASE_TABLE: "orders.E002",
+        ORDER_ACTIONS: "orders.E003",
+    }
+    return [
+        checks.Error(problem, obj=path, id=ids[group])
+        for path in settings.OMS_PLATFORMS
+        for group, problem in platform_problems(_load(path))
+    ]

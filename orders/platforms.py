@@ -8,7 +8,8 @@ simulator, its capabilities. Generic code asks the registry and never names a pl
 The packages are imported by name at run time, so ``orders`` does not depend on them
 (they depend on ``orders``: the engine and the vocabulary live here). Each table is
 validated when the registry loads (Celery workers run no system checks) and again by
-``manage.py check``.
+``manage.py check``: the order table, each case table against it, and the contract
+between the generic after-sales code and the case tables (``orders.machine.CASE_ROLES``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from orders.machine import PlatformSpec, validate_spec
+from orders.machine import CaseSpec, PlatformSpec, validate_platform
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Platform:
     """One marketplace, as its package declares it."""
 
     spec: PlatformSpec  # the order machine: native statuses, transitions, deadlines
-    cases: tuple[Any, ...] = ()  # after-sales case tables, one per case kind
+    cases: tuple[CaseSpec, ...] = ()  # after-sales case tables, one per case kind
     # The order action that closes an order whose every item was refunded.
     close_on_full_refund: str = ""
     simulator: ModuleType | None = None  # realistic native payloads (sandbox, demo)
@@ -68,7 +69,7 @@ def platforms() -> dict[str, Platform]:
     found: dict[str, Platform] = {}
     for path in settings.OMS_PLATFORMS:
         platform = _load(path)
-        problems = validate_spec(platform.spec)
+        problems = validate_platform(platform)
         if problems:
             raise ImproperlyConfigured(
                 f"platform {platform.code}: " + "; ".join(problems)

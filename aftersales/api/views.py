@@ -33,6 +33,7 @@ from orders import permissions as p
 from orders.api.serializers import BatchOutput
 from orders.api.views import ACTION_ERRORS, ERRORS, IDEMPOTENCY, page_schema
 from orders.choices import ActorKind
+from orders.machine import APPROVE, REJECT
 from orders.permissions import Scope
 from orders.platforms import registry
 from orders.selectors import sync_window
@@ -59,7 +60,15 @@ ALL_ACTIONS = frozenset(
     for spec in case_specs().values()
     for transition in spec.transitions
 )
-BATCH_ACTIONS = ["agree", "approve", "refuse", "reject"]
+# What each table names its approve and reject roles (disputes are decided one by one).
+BATCH_ACTIONS = sorted(
+    {
+        spec.action_for(role)
+        for spec in case_specs().values()
+        if spec.kind != CaseKind.DISPUTE
+        for role in (APPROVE, REJECT)
+    }
+)
 LIST_PARAMETERS = [
     OpenApiParameter("state", OpenApiTypes.STR, enum=CaseState.values),
     OpenApiParameter("kind", OpenApiTypes.STR, many=True, enum=CaseKind.values),

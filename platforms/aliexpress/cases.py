@@ -9,22 +9,26 @@ else the money goes to the seller; the seller confirms the returned goods within
 
 from django.utils.translation import gettext_noop as _
 
-from aftersales.choices import CaseKind, Outcome
-from aftersales.choices import SellerTask as Task
-from aftersales.machine import (
+from orders import permissions as p
+from orders.choices import CaseKind, Outcome
+from orders.choices import SellerTask as Task
+from orders.machine import (
+    ACCEPT_PROPOSAL,
+    APPROVE,
     CANCEL_ORDER,
     CT,
     END_DISPUTE,
     KEEP_ORDER,
     PLATFORM,
     REFUND,
+    REJECT,
+    RETURN_SENT,
     SELLER,
     SYSTEM,
     CaseDue,
     CaseSpec,
     CaseStatus,
 )
-from orders import permissions as p
 
 CLOSE_ON_FULL_REFUND = "refund_by_dispute"
 
@@ -63,6 +67,8 @@ DISPUTE = CaseSpec(
     kind=CaseKind.DISPUTE,
     initial="WAIT_SELLER_CONFIRM_REFUND",
     order_action_on_open="open_dispute",
+    roles={APPROVE: "accept", REJECT: "refuse", RETURN_SENT: "buyer_return",
+           ACCEPT_PROPOSAL: "buyer_accept_proposal"},
     statuses=(
         CaseStatus(
             "WAIT_SELLER_CONFIRM_REFUND", "等待卖家确认", Task.RESPOND,

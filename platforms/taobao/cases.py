@@ -8,19 +8,22 @@ not confirmed within 10 days → refunded.
 
 from django.utils.translation import gettext_noop as _
 
-from aftersales.choices import CaseKind, Outcome
-from aftersales.choices import SellerTask as Task
-from aftersales.machine import (
+from orders import permissions as p
+from orders.choices import CaseKind, Outcome
+from orders.choices import SellerTask as Task
+from orders.machine import (
+    APPROVE,
     CT,
     PLATFORM,
     REFUND,
+    REJECT,
+    RETURN_SENT,
     SELLER,
     SYSTEM,
     CaseDue,
     CaseSpec,
     CaseStatus,
 )
-from orders import permissions as p
 
 CLOSE_ON_FULL_REFUND = "close_refunded"
 OPEN = ("WAIT_SELLER_AGREE", "WAIT_BUYER_RETURN_GOODS", "WAIT_SELLER_CONFIRM_GOODS")
@@ -73,6 +76,7 @@ SPECS = tuple(
         statuses=STATUSES,
         transitions=TRANSITIONS,
         initial="WAIT_SELLER_AGREE",
+        roles={APPROVE: "agree", REJECT: "refuse", RETURN_SENT: "buyer_return"},
         doc="Taobao refund (taobao.refund.get), per sub-order.",
     )
     for kind in (CaseKind.REFUND, CaseKind.RETURN)

@@ -8,22 +8,23 @@ parcel not confirmed within 8 days (extendable once by 8) → confirmed and refu
 
 from django.utils.translation import gettext_noop as _
 
-from aftersales.choices import CaseKind, Outcome
-from aftersales.choices import SellerTask as Task
-from aftersales.machine import (
+from orders import permissions as p
+from orders.choices import CaseKind, Outcome
+from orders.choices import SellerTask as Task
+from orders.machine import (
     CANCEL_ORDER,
     CT,
     END_DISPUTE,
     KEEP_ORDER,
     PLATFORM,
     REFUND,
+    RETURN_SENT,
     SELLER,
     SYSTEM,
     CaseDue,
     CaseSpec,
     CaseStatus,
 )
-from orders import permissions as p
 
 CLOSE_ON_FULL_REFUND = "close_refunded"
 
@@ -116,6 +117,7 @@ RETURNS = tuple(
         statuses=RETURN_STATUSES,
         transitions=RETURN_TRANSITIONS,
         initial="RETURN_OR_REFUND_REQUEST_PENDING",
+        roles={RETURN_SENT: "buyer_ship"},
         doc="TikTok Shop return_type REFUND / RETURN_AND_REFUND.",
     )
     for kind in (CaseKind.REFUND, CaseKind.RETURN)

@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from aftersales import services
 from aftersales.choices import CaseKind
-from aftersales.machine import CaseSpec, CaseTransition
 from aftersales.models import Case, CaseEvent, CaseItem
 from orders.choices import ActorKind, Role, Stage
+from orders.machine import CaseSpec, CaseTransition
 from orders.models import Order, OrderDeadline, OrderEvent, Shop
 from orders.platforms import get_spec
 from orders.services import Actor

@@ -12,12 +12,12 @@ import time_machine
 
 from aftersales import services
 from aftersales.choices import CaseKind, CaseState, Outcome
-from aftersales.machine import CANCEL_ORDER, END_DISPUTE, REFUND
 from aftersales.models import Case
 from aftersales.platforms import case_specs
 from orders.choices import ActorKind, EventType, Stage
 from orders.ingest import ingest_order
 from orders.jobs import run_job
+from orders.machine import CANCEL_ORDER, END_DISPUTE, REFUND
 from orders.models import Order
 from orders.services import Actor, policy_for
 from tests.aftersales.helpers import (

@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from aftersales import services
 from aftersales.choices import CaseState, Outcome
-from aftersales.machine import CANCEL_ORDER, END_DISPUTE, KEEP_ORDER, REFUND
 from aftersales.models import Case
 from aftersales.platforms import case_specs
 from oms.core.errors import InvalidTransition, ValidationFailed
 from orders.choices import ActorKind, EventType, Stage
 from orders.ingest import ingest_order
+from orders.machine import CANCEL_ORDER, END_DISPUTE, KEEP_ORDER, REFUND
 from orders.models import Order
 from orders.services import Actor, apply_event, policy_for
 from tests.aftersales.helpers import (

@@ -17,6 +17,7 @@ from aftersales.platforms import case_specs
 from aftersales.services import OPENABLE_STAGES
 from orders.choices import ActorKind, Stage
 from orders.jobs import run_job
+from orders.machine import APPROVE, RETURN_SENT
 from orders.models import Order, Organisation
 from orders.platforms import get_spec, registry
 from tests.factories import ShopFactory, make_order
@@ -61,9 +62,9 @@ def test_every_platform_has_scenarios_the_machines_allow():
             assert scenario.reasons
             if scenario.return_share:
                 # the platform reports the seller's agreement, then the parcel
-                agreed = spec.plan(spec.initial, sandbox.AGREE[platform],
+                agreed = spec.plan(spec.initial, spec.action_for(APPROVE),
                                    ActorKind.PLATFORM, has_return=True)  # fmt: skip
-                sent = spec.plan(agreed.target, sandbox.SEND_BACK[platform],
+                sent = spec.plan(agreed.target, spec.action_for(RETURN_SENT),
                                  ActorKind.PLATFORM, has_return=True)  # fmt: skip
                 assert spec.status(sent.target).task == "confirm_return"
             for reason in scenario.reasons:

@@ -1,9 +1,10 @@
-"""Print a platform's state machine as Markdown with a Mermaid diagram."""
+"""Print a platform's state machines (orders, then each case kind) as Markdown with
+Mermaid diagrams."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from orders.machine import describe
-from orders.platforms import registry
+from orders.platforms import get_platform, registry
 
 
 class Command(BaseCommand):
@@ -21,5 +22,5 @@ class Command(BaseCommand):
                 f"Unknown platform {platform!r}; known: {', '.join(specs)}"
             )
         for code in [platform] if platform else list(specs):
-            self.stdout.write(describe(specs[code]))
+            self.stdout.write(describe(specs[code], get_platform(code).cases))
             self.stdout.write("")
