@@ -34,7 +34,7 @@ from orders import permissions as p
 from orders.api.serializers import BatchOutput
 from orders.api.views import ACTION_ERRORS, ERRORS, IDEMPOTENCY, page_schema
 from orders.choices import ActorKind
-from orders.platforms import registry
+from orders.platforms import INSTALLED_CODES, registry
 from orders.selectors import sync_window
 
 # The route is <int:case_id>: only digits reach the view.
@@ -63,9 +63,7 @@ BATCH_ACTIONS = ["agree", "approve", "refuse", "reject"]
 LIST_PARAMETERS = [
     OpenApiParameter("state", OpenApiTypes.STR, enum=CaseState.values),
     OpenApiParameter("kind", OpenApiTypes.STR, many=True, enum=CaseKind.values),
-    OpenApiParameter(
-        "platform", OpenApiTypes.STR, many=True, enum=["taobao", "aliexpress", "tiktok"]
-    ),
+    OpenApiParameter("platform", OpenApiTypes.STR, many=True, enum=INSTALLED_CODES),
     OpenApiParameter("shop", OpenApiTypes.INT, many=True),
     OpenApiParameter(
         "task",

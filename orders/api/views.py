@@ -21,7 +21,7 @@ from orders.api import serializers as s
 from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
 from orders.models import Order, OrderItem
-from orders.platforms import get_spec
+from orders.platforms import INSTALLED_CODES, get_spec
 from orders.privacy import shows_full_phone
 from orders.selectors import filter_orders, orders_of, sync_window
 from orders.services import apply_event, apply_event_to_locked, policy_for
@@ -47,9 +47,7 @@ ORDER_ID = OpenApiParameter(
     "order_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH
 )
 LIST_PARAMETERS = [
-    OpenApiParameter(
-        "platform", OpenApiTypes.STR, many=True, enum=["taobao", "aliexpress", "tiktok"]
-    ),
+    OpenApiParameter("platform", OpenApiTypes.STR, many=True, enum=INSTALLED_CODES),
     OpenApiParameter("shop", OpenApiTypes.INT, many=True),
     OpenApiParameter("stage", OpenApiTypes.STR, many=True),
     OpenApiParameter(
