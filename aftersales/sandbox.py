@@ -292,6 +292,5 @@ def _photos(reason: Reason, rng: Random) -> list[dict[str, str]]:
 def _return_parcel(shop: Shop, rng: Random) -> tuple[str, str]:
     carriers = simulator(shop.platform).RETURN_CARRIERS
     carriers = carriers.get(shop.market) or carriers[""]
-    name, prefix, length = rng.choice(carriers)
-    suffix = "GB" if prefix == "RR" else ""
-    return name, prefix + digits(rng, length) + suffix
+    name, prefix, length, *suffix = rng.choice(carriers)
+    return name, prefix + digits(rng, length) + "".join(suffix)

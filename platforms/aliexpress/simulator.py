@@ -393,9 +393,9 @@ CASE_SCENARIOS = (
                  "shipped_at", return_share=0.35, partial_share=0.3),
 )  # fmt: skip
 
-# Return carriers by market ("" = any): (name, tracking number prefix, digits).
+# Return carriers by market ("" = any): (name, tracking number prefix, digits[, suffix]).
 RETURN_CARRIERS = {
-    "": (("USPS", "9400", 18), ("Royal Mail", "RR", 9), ("Correos", "PK", 11)),
+    "": (("USPS", "9400", 18), ("Royal Mail", "RR", 9, "GB"), ("Correos", "PK", 11)),
 }  # fmt: skip
 
 
