@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import DatabaseError, DataError, transaction
 from django.utils import timezone
+from django.utils.functional import lazy
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -42,7 +43,6 @@ from orders.ingest import ingest_native, ingest_order
 from orders.models import Order, Shop
 from orders.platforms import get_spec, platforms
 from orders.webhook_formats import (
-    RELAY_HEADER,
     Envelope,
     WebhookFormat,
     app_hmac,
@@ -335,23 +335,25 @@ SHOP_ID = OpenApiParameter(
     "shop_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH,
     description="The OMS shop id (the URL registered with the platform).",
 )  # fmt: skip
-WEBHOOK_DESCRIPTION = f"""Called by the platforms, not by ERPs: no API key. The signature
+WEBHOOK_INTRO = """Called by the platforms, not by ERPs: no API key. The signature
 is verified on the raw body before anything is parsed or written; failures answer 401.
+A notification sent more than 5 minutes from now is refused (401)."""
+WEBHOOK_OUTRO = """A new notification answers `accepted` and is processed in the background;
+one already received answers `duplicate`. Bodies over 1 MB answer 413."""
 
-**TikTok Shop**: header `Authorization` (no "Bearer") = lowercase hex
-HMAC-SHA256(key = app_secret, message = app_key + raw body), with the shop's app key and
-secret. Envelope `{{type, tts_notification_id, shop_id, timestamp, data}}`; a
-`timestamp` more than 5 minutes from now is refused (401); deduplicated by
-`tts_notification_id`.
 
-**Taobao and AliExpress** (their push formats are not confirmed; an integrator's bridge
-relays them): header `{RELAY_HEADER}` = the same lowercase hex HMAC-SHA256 over app_key +
-raw body; body `{{"message_id", "topic", "timestamp" (Unix seconds, optional),
-"data": {{"order": <the platform's own order payload>}}}}`; deduplicated by `message_id`
-(or `id`).
+def webhook_description() -> str:
+    """The endpoint's description: each installed platform's format, as its package
+    documents it (read when the schema is generated)."""
+    parts = [WEBHOOK_INTRO]
+    for platform in platforms().values():
+        if platform.webhook is not None:
+            parts.append(f"**{platform.label}**: {platform.webhook.doc}")
+    parts.append(WEBHOOK_OUTRO)
+    return "\n\n".join(parts)
 
-A new notification answers `accepted` and is processed in the background; one already
-received answers `duplicate`. Bodies over 1 MB answer 413."""
+
+WEBHOOK_DESCRIPTION = lazy(webhook_description, str)()
 
 
 class PlatformWebhookApi(APIView):

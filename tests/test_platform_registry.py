@@ -19,8 +19,12 @@ DEFAULT = ["platforms.taobao", "platforms.aliexpress", "platforms.tiktok"]
 WITH_MOCKMART = ["platforms.taobao", "tests.mockmart_platform"]
 
 
+WEBHOOK = "/api/v1/platforms/{shop_id}/webhook/"
+
+
 def platform_enums(client) -> dict[str, list[str]]:
     schema = client.get("/api/v1/schema/?format=json").json()
+    platform_enums.webhook = schema["paths"][WEBHOOK]["post"]["description"]
     found = {}
     for path, operations in schema["paths"].items():
         for operation in operations.values():
@@ -36,11 +40,16 @@ def test_the_openapi_platform_enums_are_the_installed_platforms(client, settings
     assert {"/api/v1/orders/", "/api/v1/cases/"} <= set(enums)
     assert all(sorted(e) == sorted(platform_codes()) for e in enums.values())
     assert sorted(platform_codes()) == ["aliexpress", "taobao", "tiktok"]
+    assert (
+        "tts_notification_id" in platform_enums.webhook
+    )  # TikTok's format, documented
 
     settings.OMS_PLATFORMS = WITH_MOCKMART
     enums = platform_enums(client)
     assert {"/api/v1/orders/", "/api/v1/cases/"} <= set(enums)
     assert all(e == ["mockmart", "taobao"] for e in enums.values()), enums
+    assert "**Taobao**" in platform_enums.webhook
+    assert "tts_notification_id" not in platform_enums.webhook
 
 
 @pytest.mark.parametrize("page", ["/orders/", "/aftersales/"])
