@@ -18,16 +18,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from orders.capabilities import DemoShop, FundRelease, MessageRule
 from orders.machine import PlatformSpec, validate_spec
-from orders.webhook_formats import WebhookFormat
+
+if TYPE_CHECKING:  # annotations only: the registry needs none of them at run time
+    from orders.capabilities import DemoShop, FundRelease, MessageRule
+    from orders.webhook_formats import WebhookFormat
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,11 @@ from oms.core.errors import NotFound, OmsError, ValidationFailed
 from oms.core.input import clean_text, whole_number
 from oms.core.timeutils import parse_iso
 from orders import permissions as p
+from orders import platforms as installed
 from orders.api.serializers import BatchOutput
 from orders.api.views import ACTION_ERRORS, ERRORS, IDEMPOTENCY, page_schema
 from orders.choices import ActorKind
-from orders.platforms import INSTALLED_CODES, registry
+from orders.platforms import registry
 from orders.selectors import sync_window
 
 # The route is <int:case_id>: only digits reach the view.
@@ -63,7 +64,9 @@ BATCH_ACTIONS = ["agree", "approve", "refuse", "reject"]
 LIST_PARAMETERS = [
     OpenApiParameter("state", OpenApiTypes.STR, enum=CaseState.values),
     OpenApiParameter("kind", OpenApiTypes.STR, many=True, enum=CaseKind.values),
-    OpenApiParameter("platform", OpenApiTypes.STR, many=True, enum=INSTALLED_CODES),
+    OpenApiParameter(
+        "platform", OpenApiTypes.STR, many=True, enum=installed.INSTALLED_CODES
+    ),
     OpenApiParameter("shop", OpenApiTypes.INT, many=True),
     OpenApiParameter(
         "task",

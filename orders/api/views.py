@@ -17,11 +17,12 @@ from oms.core.errors import NotFound, OmsError, ValidationFailed
 from oms.core.input import clean_text, whole_number
 from orders import actions
 from orders import permissions as p
+from orders import platforms as installed
 from orders.api import serializers as s
 from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
 from orders.models import Order, OrderItem
-from orders.platforms import INSTALLED_CODES, get_spec
+from orders.platforms import get_spec
 from orders.privacy import shows_full_phone
 from orders.selectors import filter_orders, orders_of, sync_window
 from orders.services import apply_event, apply_event_to_locked, policy_for
@@ -47,7 +48,9 @@ ORDER_ID = OpenApiParameter(
     "order_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH
 )
 LIST_PARAMETERS = [
-    OpenApiParameter("platform", OpenApiTypes.STR, many=True, enum=INSTALLED_CODES),
+    OpenApiParameter(
+        "platform", OpenApiTypes.STR, many=True, enum=installed.INSTALLED_CODES
+    ),
     OpenApiParameter("shop", OpenApiTypes.INT, many=True),
     OpenApiParameter("stage", OpenApiTypes.STR, many=True),
     OpenApiParameter(

@@ -2,14 +2,12 @@
 
 from orders.capabilities import PLATFORM_RULE, DemoShop, FundRelease, MessageRule
 from orders.platforms import Platform
-from platforms.aliexpress import cases, simulator, webhooks
+from platforms.aliexpress import cases, simulator
 from platforms.aliexpress.orders import SPEC
+from platforms.aliexpress.webhooks import WEBHOOK
 
 PLATFORM = Platform(
     spec=SPEC,
-    cases=cases.SPECS,
-    close_on_full_refund=cases.CLOSE_ON_FULL_REFUND,
-    simulator=simulator,
     message_rule=MessageRule(
         max_length=1500,
         english_only=True,
@@ -18,7 +16,7 @@ PLATFORM = Platform(
         "characters (Part 2 rates the evidence [S]/[U]; the confirmed sibling rule is "
         "the shipping remark: English, at most 512).",
     ),
-    webhook=webhooks.WEBHOOK,
+    webhook=WEBHOOK,
     # After receipt the money waits in FUND_PROCESSING until released (→ FINISH).
     fund_release=FundRelease(
         waiting_status="FUND_PROCESSING",
@@ -27,4 +25,7 @@ PLATFORM = Platform(
     ),
     shop_defaults={"market": "", "timezone": "Asia/Shanghai", "currency": "USD"},
     demo_shops=(DemoShop("Demo AliExpress Store", "", "Asia/Shanghai", "USD", 0.25),),
+    cases=cases.SPECS,
+    close_on_full_refund=cases.CLOSE_ON_FULL_REFUND,
+    simulator=simulator,
 )

@@ -2,21 +2,19 @@
 
 from orders.capabilities import PRODUCT_DEFAULT, DemoShop, MessageRule
 from orders.platforms import Platform
-from platforms.tiktok import cases, simulator, webhooks
+from platforms.tiktok import cases, simulator
 from platforms.tiktok.orders import SPEC
+from platforms.tiktok.webhooks import WEBHOOK
 
 PLATFORM = Platform(
     spec=SPEC,
-    cases=cases.SPECS,
-    close_on_full_refund=cases.CLOSE_ON_FULL_REFUND,
-    simulator=simulator,
     message_rule=MessageRule(
         max_length=2000,
         english_only=False,
         source=PRODUCT_DEFAULT,
         doc="Product default: platforms.md states no limit for TikTok Shop messages.",
     ),
-    webhook=webhooks.WEBHOOK,
+    webhook=WEBHOOK,
     # Scanning a parcel at hand-over is the carrier's collection (AWAITING_COLLECTION
     # → IN_TRANSIT).
     handover_action="collect",
@@ -25,4 +23,7 @@ PLATFORM = Platform(
         DemoShop("Demo TikTok Shop UK", "GB", "Europe/London", "GBP", 0.22),
         DemoShop("Demo TikTok Shop Malaysia", "MY", "Asia/Kuala_Lumpur", "MYR", 0.18),
     ),
+    cases=cases.SPECS,
+    close_on_full_refund=cases.CLOSE_ON_FULL_REFUND,
+    simulator=simulator,
 )
