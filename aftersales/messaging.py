@@ -1,7 +1,7 @@
 """Order messages, customer-service notes and a buyer's history (PRODUCT.md A4).
 
 - ``send_message`` writes a seller's message to the buyer of an order, after checking it
-  against the platform's rules (``MESSAGE_RULES``, the one place they are declared).
+  against the platform's rule (``rule_for``: the one its package declares).
   A refused message is not stored.
 - ``record_buyer_message`` stores a buyer's message the platform reported; the same
   ``platform_message_id`` again returns the stored one (pushes and polls repeat).
@@ -31,66 +31,24 @@ from aftersales.models import Case, Message, Note
 from oms.core.errors import NotFound, PermissionDenied, ValidationFailed
 from oms.core.timeutils import parse_iso
 from orders import permissions as p
+from orders.capabilities import PLATFORM_RULE as PLATFORM_RULE  # re-exported
+from orders.capabilities import PRODUCT_DEFAULT, MessageRule
 from orders.choices import ActorKind, EventType
 from orders.models import Order, Organisation
 from orders.permissions import role_allows
+from orders.platforms import platforms
 from orders.services import Actor, allowed_shops_for, check_scope, record_event
 
 # --- each platform's rules for a seller's message ------------------------------------
+# Each platform package declares its rule (``Platform.message_rule``); the type and the
+# sources (PLATFORM_RULE, PRODUCT_DEFAULT) are in ``orders.capabilities``.
 
-PLATFORM_RULE = "platform"  # stated in platforms.md
-PRODUCT_DEFAULT = "product_default"  # not stated by the platform: our own limit
-
-
-@dataclass(frozen=True)
-class MessageRule:
-    max_length: int  # in characters (Unicode code points), after normalising newlines
-    english_only: bool  # see ``english_problem``
-    source: str  # PLATFORM_RULE or PRODUCT_DEFAULT
-    doc: str
-
-    @property
-    def is_product_default(self) -> bool:
-        return self.source == PRODUCT_DEFAULT
-
-    def describe(self) -> str:
-        """The rule in the seller's language, shown before they type."""
-        text = _("At most %(max)s characters.") % {"max": f"{self.max_length:,}"}
-        if self.english_only:
-            text = " ".join((english_only_help(), text))
-        if self.is_product_default:
-            text = " ".join((text, _("(Our default: the platform states no limit.)")))
-        return text
-
-
-MESSAGE_RULES: dict[str, MessageRule] = {
-    "aliexpress": MessageRule(
-        max_length=1500,
-        english_only=True,
-        source=PLATFORM_RULE,
-        doc="platforms.md Part 1, 'order messages': English only, at most 1,500 "
-        "characters (Part 2 rates the evidence [S]/[U]; the confirmed sibling rule is "
-        "the shipping remark: English, at most 512).",
-    ),
-    "taobao": MessageRule(
-        max_length=2000,
-        english_only=False,
-        source=PRODUCT_DEFAULT,
-        doc="Product default: platforms.md states no limit for Taobao order messages.",
-    ),
-    "tiktok": MessageRule(
-        max_length=2000,
-        english_only=False,
-        source=PRODUCT_DEFAULT,
-        doc="Product default: platforms.md states no limit for TikTok Shop messages.",
-    ),
-}
-# A platform added later without its own entry.
+# A platform that declares no rule of its own.
 DEFAULT_RULE = MessageRule(
     max_length=2000,
     english_only=False,
     source=PRODUCT_DEFAULT,
-    doc="Product default for a platform with no entry in MESSAGE_RULES.",
+    doc="Product default for a platform that declares no message rule.",
 )
 
 # "English only", precisely: printable ASCII (U+0020–U+007E: the English letters A–Z and
@@ -101,16 +59,17 @@ DEFAULT_RULE = MessageRule(
 ENGLISH_EXTRAS = frozenset("\n\t\u2018\u2019\u201c\u201d\u2013\u2014\u2026")
 
 
-def english_only_help() -> str:
-    return _(
-        "English only: English letters A–Z, digits, spaces, line breaks and the "
-        "punctuation of an English keyboard (plus ‘ ’ “ ” – — …). Chinese, Korean, "
-        "Japanese, Cyrillic, accented letters (é) and emoji are refused."
-    )
+def message_rules() -> dict[str, MessageRule]:
+    """The rule each installed platform declares, by platform code."""
+    return {
+        code: platform.message_rule
+        for code, platform in platforms().items()
+        if platform.message_rule is not None
+    }
 
 
 def rule_for(platform: str) -> MessageRule:
-    return MESSAGE_RULES.get(platform, DEFAULT_RULE)
+    return message_rules().get(platform, DEFAULT_RULE)
 
 
 def normalise(body: str) -> str:

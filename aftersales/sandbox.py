@@ -23,7 +23,6 @@ caller passes, so one seed gives the same requests.
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from random import Random
@@ -39,7 +38,18 @@ from oms.core.errors import OmsError
 from orders.choices import ActorKind
 from orders.machine import APPROVE, RETURN_SENT, WITHDRAW
 from orders.models import Order, Shop
-from orders.sandbox.common import D, H, digits, quantize, span, timeline, weighted
+from orders.sandbox import simulator, simulators
+from orders.sandbox.common import (
+    CaseScenario,
+    D,
+    H,
+    Reason,
+    digits,
+    quantize,
+    span,
+    timeline,
+    weighted,
+)
 from orders.services import Actor, policy_for
 
 logger = logging.getLogger(__name__)
@@ -47,130 +57,11 @@ logger = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
-class Reason:
-    text: str  # the platform's reason
-    description: str  # what the buyer wrote
-    photos: bool = False  # the buyer sent photos
+def scenarios_for(platform: str) -> tuple[CaseScenario, ...]:
+    """The requests buyers make on this platform (its simulator's ``CASE_SCENARIOS``)."""
+    sim = simulators().get(platform)
+    return tuple(getattr(sim, "CASE_SCENARIOS", ())) if sim is not None else ()
 
-
-@dataclass(frozen=True)
-class Scenario:
-    kind: CaseKind
-    order_statuses: tuple[str, ...]
-    weight: float
-    reasons: tuple[Reason, ...]
-    after: str  # the order time the request comes after (paid_at, shipped_at …)
-    return_share: float = 0.0  # how many of these send the goods back
-    partial_share: float = 0.0  # how many ask for part of the lines' amount
-
-
-R = Reason
-
-# --- TikTok Shop (English; §1.7 buyer reason texts) ---------------------------------
-
-TT_CANCEL = (
-    R("Need to change color or size", "Ordered the wrong size, will reorder in M."),
-    R("Discount not as expected", "The voucher was not applied at checkout."),
-    R("No longer needed", "Bought the same thing in a live, sorry."),
-    R("Ordered by mistake", "Clicked buy twice, please cancel this one."),
-    R("Need to change shipping address", "I moved, the address is wrong."),
-    R("Shipping takes too long", "Still not shipped, I need it before the weekend."),
-)
-TT_REFUND = (
-    R("Package not received", "Tracking has not moved for a week."),
-    R("Missing items", "Only one of the two items was in the parcel.", photos=True),
-    R("Item damaged", "The box arrived crushed and the item is broken.", photos=True),
-)
-TT_RETURN = (
-    R("Wrong size", "Too small, the size chart is not accurate."),
-    R("Item doesn't match description", "Colour is very different from the video.",
-      photos=True),
-    R("Defective or doesn't work", "Does not charge at all.", photos=True),
-    R("Received wrong item", "I ordered black and received white.", photos=True),
-    R("Changed my mind", "Not what I expected, unused with tags."),
-)  # fmt: skip
-TT_REPLACEMENT = (
-    R(
-        "Defective item",
-        "Left earbud has no sound, please send a new one.",
-        photos=True,
-    ),
-    R("Wrong size", "Please exchange for a size L."),
-)
-
-# --- Taobao (Chinese; §2.3, §2.7) ------------------------------------------------------
-
-TB_UNSHIPPED = (
-    R("我不想要了", "买多了，不想要了"),
-    R("拍错了/多拍了", "颜色拍错了，重新拍一单"),
-    R("地址/电话信息填写错误", "收货地址填错了，重新下单"),
-    R("未按约定时间发货", "说好48小时发货，到现在还没发"),
-    R("协商一致退款", "和客服沟通过了，缺货退款"),
-)
-TB_REFUND = (
-    R("快递一直未送达", "物流好几天没更新了"),
-    R("少件/漏发", "买了两件只收到一件", photos=True),
-    R("商品破损", "收到的时候外包装破了，杯子有裂痕", photos=True),
-    R("质量问题", "有线头，袖口开线了，协商部分退款", photos=True),
-)
-TB_RETURN = (
-    R("七天无理由退换货", "不喜欢，吊牌都在，没穿过"),
-    R("尺码拍错/不合适", "偏小一码，穿着紧"),
-    R("颜色/款式与商品描述不符", "实物颜色比图片深很多", photos=True),
-    R("质量问题", "洗了一次就掉色", photos=True),
-    R("卖家发错货", "拍的黑色发成了白色", photos=True),
-)
-
-# --- AliExpress (English; §3.3, §3.7) --------------------------------------------------
-
-AE_CANCEL = (
-    R("I don't want it anymore", "Please cancel, I found it locally."),
-    R("Shipping takes too long", "I need it sooner than the delivery estimate."),
-    R("I need to change the shipping address", "Wrong address, I will order again."),
-    R("I ordered the wrong item", "Wrong model for my phone."),
-)
-AE_DISPUTE = (
-    R("Item not received", "The tracking shows nothing for 30 days."),
-    R("Quantity shortage", "Ordered 2 pieces, received 1.", photos=True),
-    R("Item not as described", "The material is plastic, not metal.", photos=True),
-    R("Wrong color or size", "Received size S instead of XL.", photos=True),
-    R("Damaged item", "The screen is cracked.", photos=True),
-    R("Poor quality", "It broke after two days.", photos=True),
-)
-
-SCENARIOS: dict[str, tuple[Scenario, ...]] = {
-    "tiktok": (
-        Scenario(CaseKind.CANCEL, ("AWAITING_SHIPMENT",), 4, TT_CANCEL, "paid_at"),
-        Scenario(CaseKind.REFUND, ("IN_TRANSIT", "DELIVERED"), 2, TT_REFUND,
-                 "shipped_at", partial_share=0.3),
-        Scenario(CaseKind.RETURN, ("DELIVERED",), 4, TT_RETURN, "delivered_at",
-                 return_share=1.0),
-        Scenario(CaseKind.REPLACEMENT, ("DELIVERED",), 1, TT_REPLACEMENT, "delivered_at"),
-    ),
-    "taobao": (
-        Scenario(CaseKind.REFUND, ("WAIT_SELLER_SEND_GOODS",), 2, TB_UNSHIPPED, "paid_at"),
-        Scenario(CaseKind.REFUND, ("WAIT_BUYER_CONFIRM_GOODS",), 3, TB_REFUND,
-                 "shipped_at", partial_share=0.4),
-        Scenario(CaseKind.RETURN, ("WAIT_BUYER_CONFIRM_GOODS",), 4, TB_RETURN,
-                 "shipped_at", return_share=1.0),
-    ),
-    "aliexpress": (
-        Scenario(CaseKind.CANCEL, ("WAIT_SELLER_SEND_GOODS",), 2, AE_CANCEL, "paid_at"),
-        Scenario(CaseKind.DISPUTE, ("WAIT_BUYER_ACCEPT_GOODS",), 5, AE_DISPUTE,
-                 "shipped_at", return_share=0.35, partial_share=0.3),
-    ),
-}  # fmt: skip
-
-# Return carriers: (name, tracking number prefix, digits).
-RETURN_CARRIERS = {
-    "taobao": (("顺丰速运", "SF", 12), ("中通快递", "7", 13), ("圆通速递", "YT", 13),
-               ("韵达快递", "43", 11)),
-    "aliexpress": (("USPS", "9400", 18), ("Royal Mail", "RR", 9), ("Correos", "PK", 11)),
-    "tiktok:GB": (("Royal Mail", "TT", 11), ("Evri", "H0", 14)),
-    "tiktok:TH": (("Kerry Express", "KER", 10), ("Flash Express", "TH", 11)),
-    "tiktok": (("J&T Express", "6", 11), ("Pos Laju", "EP", 9), ("Ninja Van", "NV", 12)),
-}  # fmt: skip
 
 # Where a simulated request stands now (for requests that send goods back).
 PROGRESS = {"requested": 55, "agreed": 20, "sent_back": 25}
@@ -192,7 +83,7 @@ def simulate_cases(
     (in their current status)."""
     now = (now or timezone.now()).replace(microsecond=0)
     rng = rng or Random()
-    scenarios = SCENARIOS.get(shop.platform, ())
+    scenarios = scenarios_for(shop.platform)
     pools = _order_pools(shop, scenarios, rng)
     policy = policy_for(shop)
     cases: list[Case] = []
@@ -233,7 +124,7 @@ def seed_cases(
     rng: Random | None = None,
 ) -> list[Case]:
     """About ``count`` requests spread over ``shops`` (the demo's after-sales inbox)."""
-    shops = [shop for shop in shops if shop.platform in SCENARIOS]
+    shops = [shop for shop in shops if scenarios_for(shop.platform)]
     rng = rng or Random()
     cases: list[Case] = []
     for index, shop in enumerate(shops):
@@ -246,8 +137,8 @@ def seed_cases(
 
 
 def _order_pools(
-    shop: Shop, scenarios: Sequence[Scenario], rng: Random
-) -> dict[Scenario, list[Order]]:
+    shop: Shop, scenarios: Sequence[CaseScenario], rng: Random
+) -> dict[CaseScenario, list[Order]]:
     """Candidate orders per scenario: paid, in its statuses, without any case yet (an
     order may be a candidate of several; it is used once)."""
     statuses = {code for s in scenarios for code in s.order_statuses}
@@ -269,7 +160,7 @@ def _order_pools(
 def _simulate_one(
     shop: Shop,
     order: Order,
-    scenario: Scenario,
+    scenario: CaseScenario,
     timing: str,
     policy: dict,
     now: datetime,
@@ -305,7 +196,7 @@ def _simulate_one(
         order,
         scenario.kind,
         platform,
-        platform_case_id=_case_id(shop.platform, scenario.kind, rng),
+        platform_case_id=simulator(shop.platform).case_id(scenario.kind, rng),
         reason=reason.text,
         description=reason.description,
         evidence=_photos(reason, rng),
@@ -333,7 +224,7 @@ def _simulate_one(
 
 def _times(
     order: Order,
-    scenario: Scenario,
+    scenario: CaseScenario,
     spec,
     final: str,
     timing: str,
@@ -361,7 +252,7 @@ def _times(
 
 
 def _lines(
-    order: Order, scenario: Scenario, rng: Random
+    order: Order, scenario: CaseScenario, rng: Random
 ) -> tuple[list[dict[str, int]] | None, Decimal | None]:
     """Which lines the buyer asks about and how much: the whole order for a cancel or
     an unshipped refund, else usually one line (all or some of its units); the amount
@@ -381,16 +272,6 @@ def _lines(
     return lines, max(amount, Decimal("0.01"))
 
 
-def _case_id(platform: str, kind: str, rng: Random) -> str:
-    if platform == "tiktok":
-        return digits(rng, 18, "57" if kind == CaseKind.CANCEL else "40")
-    if platform == "taobao":
-        return digits(rng, 17, "2")
-    if kind == CaseKind.CANCEL:
-        return ""  # AliExpress has no cancel object (the order is IN_CANCEL)
-    return digits(rng, 16, "80")
-
-
 def _photos(reason: Reason, rng: Random) -> list[dict[str, str]]:
     if not reason.photos:
         return []
@@ -402,10 +283,7 @@ def _photos(reason: Reason, rng: Random) -> list[dict[str, str]]:
 
 
 def _return_parcel(shop: Shop, rng: Random) -> tuple[str, str]:
-    carriers = (
-        RETURN_CARRIERS.get(f"{shop.platform}:{shop.market}")
-        or RETURN_CARRIERS[shop.platform]
-    )
-    name, prefix, length = rng.choice(carriers)
-    suffix = "GB" if prefix == "RR" else ""
-    return name, prefix + digits(rng, length) + suffix
+    carriers = simulator(shop.platform).RETURN_CARRIERS
+    carriers = carriers.get(shop.market) or carriers[""]
+    name, prefix, length, *suffix = rng.choice(carriers)
+    return name, prefix + digits(rng, length) + "".join(suffix)

@@ -1,39 +1,29 @@
 """Platform webhooks in: verify, store once, answer fast, process after commit.
 
 ``POST /api/v1/platforms/<shop_id>/webhook/`` is called by the platforms themselves (no
-API key). Each platform has an ``InboundFormat`` in ``FORMATS``: the header that carries
-its signature, how to verify it, how to read the envelope (notification id, topic,
-replay window) and how to process a stored event. A fourth platform adds one entry.
-
-- **TikTok Shop** (platforms.md §1.6): header ``Authorization`` (no "Bearer") is the
-  lowercase hex HMAC-SHA256, keyed with the shop's ``app_secret``, of ``app_key`` + the
-  raw body. Envelope ``{type, tts_notification_id, shop_id, timestamp, data}``; deduped
-  by ``tts_notification_id``; a ``timestamp`` more than 5 minutes away is refused.
-- **Taobao and AliExpress**: neither platform's push is confirmed (Taobao's TMC is a
-  WebSocket client, AliExpress has none; §2.6, §3.6), so this endpoint takes the
-  **OMS relay format** an integrator's bridge (TMC consumer, poller …) must send:
-  header ``X-OMS-Platform-Signature`` = lowercase hex HMAC-SHA256(app_secret,
-  app_key + raw body), body ``{"message_id": "...", "topic": "...", "timestamp": <Unix
-  seconds, optional>, "data": {"order": {<the platform's own order payload>}}}``.
-  ``id`` is accepted for ``message_id``; a ``timestamp``, when sent, gets the same
-  5-minute window as TikTok's.
+API key). Each platform package declares its ``WebhookFormat`` (``Platform.webhook``,
+types in ``orders.webhook_formats``): the header that carries its signature, how to
+compute it, how to read the envelope (notification id, topic, send time, shop) and what
+a stored push says about an order. This module looks the format up by ``shop.platform``
+and does the rest the same way for every platform: a send time more than 5 minutes
+away is refused, one event is stored per notification id, and processing ingests the
+full native order, applies a status change to the order we have, or notes why nothing
+changes. A fourth platform adds its format to its own package.
 
 Only lowercase hex is accepted (the documented form); anything else is a 401.
 Nothing is written for a request that fails verification.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, DataError, transaction
 from django.utils import timezone
+from django.utils.functional import lazy
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -48,11 +38,15 @@ from rest_framework.views import APIView
 from integrations.models import InboundEvent
 from oms.core import input as strict_json
 from oms.core.errors import OmsError, ValidationFailed
-from oms.core.timeutils import parse_unix
 from orders.api.serializers import ErrorOutput
 from orders.ingest import ingest_native, ingest_order
 from orders.models import Order, Shop
-from orders.platforms import get_spec
+from orders.platforms import get_spec, platforms
+from orders.webhook_formats import (
+    Envelope,
+    WebhookFormat,
+    app_hmac,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +55,6 @@ REPLAY_WINDOW = timedelta(minutes=5)
 RECOVERY_AFTER = timedelta(minutes=1)
 JOB_BATCH = 500
 UNKNOWN_ORDER = "unknown order; fetch pending"
-RELAY_HEADER = "X-OMS-Platform-Signature"
 
 
 # --- errors -------------------------------------------------------------------------
@@ -85,103 +78,41 @@ class MalformedBody(OmsError):
     message = "The request body is not valid JSON."
 
 
-# --- signatures ---------------------------------------------------------------------
+# --- signatures and envelopes ---------------------------------------------------------
 
 
 def sign(app_key: str, app_secret: str, body: bytes) -> str:
     """Lowercase hex HMAC-SHA256 keyed with ``app_secret`` over ``app_key`` + ``body``."""
-    return hmac.new(
-        app_secret.encode(), app_key.encode() + body, hashlib.sha256
-    ).hexdigest()
+    return app_hmac(app_key, app_secret, body)
 
 
-def verify_app_hmac(shop: Shop, body: bytes, supplied: str) -> bool:
-    """Constant-time check of ``supplied`` against the shop's app signature of ``body``."""
-    if not (shop.app_key and shop.app_secret and supplied):
-        return False
-    expected = sign(shop.app_key, shop.app_secret, body)
-    return hmac.compare_digest(expected.encode(), supplied.encode(errors="replace"))
+def webhook_format(platform: str) -> WebhookFormat | None:
+    """The installed platform's webhook format (None: not installed or no pushes)."""
+    installed = platforms().get(platform)
+    return installed.webhook if installed is not None else None
 
 
-# --- envelopes ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Envelope:
-    event_key: str
-    topic: str
-
-
-def _key(value: Any, field: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValidationFailed(
-            "The notification id is missing.", fields={field: "required"}
-        )
-    key = str(value).strip()
-    if not key or len(key) > 128:
-        raise ValidationFailed(
-            "The notification id is missing or too long.",
-            fields={field: "1 to 128 characters"},
-        )
-    return key
-
-
-def _check_time(value: Any, now: datetime) -> None:
-    """Replay protection: a notification sent more than 5 minutes from now is refused."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValidationFailed(
-            "timestamp must be Unix seconds.", fields={"timestamp": "Unix seconds"}
-        )
-    sent = parse_unix(value, field="timestamp")
-    if sent is None:
-        raise ValidationFailed(
-            "timestamp is required.", fields={"timestamp": "required"}
-        )
-    if abs(now - sent) > REPLAY_WINDOW:
+def _check_envelope(shop: Shop, envelope: Envelope, now: datetime) -> None:
+    """Replay protection (a push sent more than 5 minutes from now is refused) and the
+    shop: one app serves many shops with the same secret, so the envelope's shop must
+    be this one when both are known."""
+    if envelope.sent_at is not None and abs(now - envelope.sent_at) > REPLAY_WINDOW:
         raise SignatureInvalid(
             "The notification timestamp is outside the 5-minute window.",
             reason="stale_timestamp",
         )
-
-
-def _object(message: Any) -> Mapping[str, Any]:
-    if not isinstance(message, Mapping):
-        raise ValidationFailed("The notification must be a JSON object.")
-    if "data" in message and not isinstance(message["data"], Mapping):
-        raise ValidationFailed("data must be an object.", fields={"data": "object"})
-    return message
-
-
-def tiktok_envelope(shop: Shop, message: Any, now: datetime) -> Envelope:
-    message = _object(message)
-    key = _key(message.get("tts_notification_id"), "tts_notification_id")
-    _check_time(message.get("timestamp"), now)
-    sent_for = message.get("shop_id")
-    # One TikTok app serves many shops with the same secret: the envelope's shop must
-    # be this one when both are known.
     if (
         shop.platform_shop_id
-        and sent_for not in (None, "")
-        and str(sent_for) != (shop.platform_shop_id)
+        and envelope.shop_id
+        and envelope.shop_id != shop.platform_shop_id
     ):
         raise ValidationFailed(
-            "The notification is for another shop.", fields={"shop_id": str(sent_for)}
+            "The notification is for another shop.",
+            fields={"shop_id": envelope.shop_id},
         )
-    return Envelope(key, str(message.get("type", ""))[:60])
-
-
-def relay_envelope(shop: Shop, message: Any, now: datetime) -> Envelope:
-    message = _object(message)
-    field = "message_id" if message.get("message_id") not in (None, "") else "id"
-    key = _key(message.get(field), "message_id")
-    if message.get("timestamp") not in (None, ""):
-        _check_time(message["timestamp"], now)
-    return Envelope(key, str(message.get("topic") or "")[:60])
 
 
 # --- processing ---------------------------------------------------------------------
-
-TIKTOK_ORDER_STATUS_CHANGE = 1
 
 
 def unified_payload(order: Order) -> dict[str, Any]:
@@ -242,36 +173,25 @@ def unified_payload(order: Order) -> dict[str, Any]:
     return payload
 
 
-def _full_order(event: InboundEvent) -> Mapping[str, Any] | None:
-    data = event.payload.get("data") or {}
-    order = data.get("order") if isinstance(data, Mapping) else None
-    return order if isinstance(order, Mapping) else None
-
-
-def process_tiktok(event: InboundEvent) -> str:
-    """Type 1 (ORDER_STATUS_CHANGE): the full order when our relay/sandbox sent it,
-    else the status change applied to the order we have. Other types are noted only."""
-    message = event.payload
-    if str(message.get("type")) != str(TIKTOK_ORDER_STATUS_CHANGE):
-        return f"ignored: type {message.get('type')!r} is not handled yet"
-    full = _full_order(event)
-    if full is not None:
-        ingest_native(shop=event.shop, payload=full)
+def process(event: InboundEvent, inbound: WebhookFormat) -> str:
+    """Apply one stored push: the full native order when it carries one, else the
+    status change to the order we have; a note ("" for none). Raises OmsError."""
+    notice = inbound.notice(event.payload)
+    if notice.ignored:
+        return f"ignored: {notice.ignored}"
+    if notice.order is not None:
+        ingest_native(shop=event.shop, payload=notice.order)
         return ""
-    data = message.get("data") or {}
-    order_id = str(data.get("order_id") or "").strip()
-    status = str(data.get("order_status") or "").strip()
-    updated = parse_unix(data.get("update_time"), field="update_time")
-    if not order_id or not status or updated is None:
-        raise ValidationFailed(
-            "An order status change needs order_id, order_status and update_time.",
-            fields={"data": "order_id, order_status, update_time"},
-        )
-    status = get_spec(event.shop.platform).normalise(status)  # CANCEL → CANCELLED
+    if not notice.order_id:
+        # No platform client exists here to fetch the order the message names.
+        return "no order detail in the message; fetch pending"
+    status = get_spec(event.shop.platform).normalise(
+        notice.status
+    )  # CANCEL → CANCELLED
     order = (
         Order.objects.select_for_update(of=("self",), no_key=True)
         .select_related("shop")
-        .filter(shop=event.shop, platform_order_id=order_id)
+        .filter(shop=event.shop, platform_order_id=notice.order_id)
         .first()
     )
     if order is None:
@@ -281,36 +201,10 @@ def process_tiktok(event: InboundEvent) -> str:
     # Locked above, so nothing changes the order between reading it and ingesting.
     payload = unified_payload(order)
     payload["native_status"] = status
-    payload["platform_updated_at"] = updated.isoformat()
+    if notice.updated_at is not None:
+        payload["platform_updated_at"] = notice.updated_at.isoformat()
     ingest_order(shop=event.shop, payload=payload)
     return ""
-
-
-def process_relay(event: InboundEvent) -> str:
-    """OMS relay format (Taobao, AliExpress): ingest ``data.order`` when present."""
-    full = _full_order(event)
-    if full is None:
-        # No platform client exists here to fetch the order the message names.
-        return "no order detail in the message; fetch pending"
-    ingest_native(shop=event.shop, payload=full)
-    return ""
-
-
-@dataclass(frozen=True)
-class InboundFormat:
-    """How one platform's pushes are verified, read and processed."""
-
-    signature_header: str
-    verify: Callable[[Shop, bytes, str], bool]
-    envelope: Callable[[Shop, Any, datetime], Envelope]
-    process: Callable[[InboundEvent], str]  # a note ("" for none); raises OmsError
-
-
-FORMATS: dict[str, InboundFormat] = {
-    "tiktok": InboundFormat("Authorization", verify_app_hmac, tiktok_envelope, process_tiktok),
-    "taobao": InboundFormat(RELAY_HEADER, verify_app_hmac, relay_envelope, process_relay),
-    "aliexpress": InboundFormat(RELAY_HEADER, verify_app_hmac, relay_envelope, process_relay),
-}  # fmt: skip
 
 
 def _describe(exc: OmsError) -> str:
@@ -335,14 +229,14 @@ def process_inbound_event(event_id: int) -> str:
         )
         if event is None or event.status != InboundEvent.Status.RECEIVED:
             return "skipped"  # missing, being processed elsewhere, or done already
-        inbound = FORMATS.get(event.shop.platform)
+        inbound = webhook_format(event.shop.platform)
         try:
             with transaction.atomic():
                 if inbound is None:
                     raise ValidationFailed(
                         f"No inbound format for {event.shop.platform}."
                     )
-                note = inbound.process(event)
+                note = process(event, inbound)
             event.status, event.error = InboundEvent.Status.PROCESSED, note
         except OmsError as exc:
             event.status, event.error = InboundEvent.Status.FAILED, _describe(exc)
@@ -383,10 +277,10 @@ def run_inbound_job(now: datetime) -> tuple[dict, list]:
 def receive(*, shop_id: int, headers: Mapping[str, str], body: bytes) -> str:
     """Verify and store one push; "accepted" or "duplicate". Raises OmsError."""
     shop = Shop.objects.filter(pk=shop_id, is_active=True).first()
-    inbound = FORMATS.get(shop.platform) if shop is not None else None
+    inbound = webhook_format(shop.platform) if shop is not None else None
     # Unknown shop, no secret, missing or wrong signature: one answer, nothing written.
     if inbound is None or not inbound.verify(
-        shop, body, headers.get(inbound.signature_header) or ""
+        shop.app_key, shop.app_secret, body, headers.get(inbound.signature_header) or ""
     ):
         raise SignatureInvalid(reason="invalid_signature")
     try:
@@ -399,14 +293,15 @@ def receive(*, shop_id: int, headers: Mapping[str, str], body: bytes) -> str:
             "The notification cannot be stored.",
             field=strict_json.clean_text(found[0]),
         )
-    envelope = inbound.envelope(shop, message, timezone.now())
+    envelope = inbound.envelope(message)
+    _check_envelope(shop, envelope, timezone.now())
     from integrations.tasks import process_inbound_event_task
 
     try:
         with transaction.atomic():
             event, created = InboundEvent.objects.get_or_create(
                 shop=shop,
-                event_key=envelope.event_key,
+                event_key=envelope.event_id,
                 defaults={"topic": envelope.topic, "payload": message},
             )
             if created:
@@ -440,23 +335,25 @@ SHOP_ID = OpenApiParameter(
     "shop_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH,
     description="The OMS shop id (the URL registered with the platform).",
 )  # fmt: skip
-WEBHOOK_DESCRIPTION = f"""Called by the platforms, not by ERPs: no API key. The signature
+WEBHOOK_INTRO = """Called by the platforms, not by ERPs: no API key. The signature
 is verified on the raw body before anything is parsed or written; failures answer 401.
+A notification sent more than 5 minutes from now is refused (401)."""
+WEBHOOK_OUTRO = """A new notification answers `accepted` and is processed in the background;
+one already received answers `duplicate`. Bodies over 1 MB answer 413."""
 
-**TikTok Shop**: header `Authorization` (no "Bearer") = lowercase hex
-HMAC-SHA256(key = app_secret, message = app_key + raw body), with the shop's app key and
-secret. Envelope `{{type, tts_notification_id, shop_id, timestamp, data}}`; a
-`timestamp` more than 5 minutes from now is refused (401); deduplicated by
-`tts_notification_id`.
 
-**Taobao and AliExpress** (their push formats are not confirmed; an integrator's bridge
-relays them): header `{RELAY_HEADER}` = the same lowercase hex HMAC-SHA256 over app_key +
-raw body; body `{{"message_id", "topic", "timestamp" (Unix seconds, optional),
-"data": {{"order": <the platform's own order payload>}}}}`; deduplicated by `message_id`
-(or `id`).
+def webhook_description() -> str:
+    """The endpoint's description: each installed platform's format, as its package
+    documents it (read when the schema is generated)."""
+    parts = [WEBHOOK_INTRO]
+    for platform in platforms().values():
+        if platform.webhook is not None:
+            parts.append(f"**{platform.label}**: {platform.webhook.doc}")
+    parts.append(WEBHOOK_OUTRO)
+    return "\n\n".join(parts)
 
-A new notification answers `accepted` and is processed in the background; one already
-received answers `duplicate`. Bodies over 1 MB answer 413."""
+
+WEBHOOK_DESCRIPTION = lazy(webhook_description, str)()
 
 
 class PlatformWebhookApi(APIView):

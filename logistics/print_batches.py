@@ -38,11 +38,8 @@ from logistics.shipping import MAX_BATCH, carrier_for, ship_batch
 from logistics.voiding import VOIDED_NOTE
 from oms.core.errors import OmsError, ValidationFailed
 from orders.models import Order, Organisation
+from orders.platforms import get_platform, get_spec
 from orders.services import Actor, allowed_shops_for, apply_event_to_locked
-
-COLLECT = "collect"
-COLLECT_FROM = "AWAITING_COLLECTION"
-
 
 # --- printing ---------------------------------------------------------------------------
 
@@ -453,20 +450,32 @@ def scan(
             fields.append("status")
         package.save(update_fields=fields)
         note = ""
-        # Every order in the parcel (several when merged) is collected with it.
-        collect = [
-            order
-            for order in orders
-            if order.platform == "tiktok" and order.native_status == COLLECT_FROM
-        ]
-        if collect:
+        # Every order in the parcel (several when merged) is collected with it, where
+        # its platform hands over by collection and its status allows that action.
+        collect: dict[str, list[Order]] = {}
+        for order in orders:
+            action = handover_action(order)
+            if action:
+                collect.setdefault(action, []).append(order)
+        for action, handed in collect.items():
             outcomes = apply_event_to_locked(
-                collect, COLLECT, actor, now=now, data={"tracking_number": number}
+                handed, action, actor, now=now, data={"tracking_number": number}
             )
             refused = [o for o in outcomes if isinstance(o, OmsError)]
-            if refused:
+            if refused and not note:
                 note = refused[0].reason_text
     return ScanResult(OK, number, package.order_id, package.pk, note)
+
+
+def handover_action(order: Order) -> str:
+    """The action a hand-over scan applies to ``order`` ("" for none): its platform's
+    ``handover_action`` when the order's current status has that transition."""
+    action = get_platform(order.platform).handover_action
+    if not action:
+        return ""
+    spec = get_spec(order.platform)
+    from_here = {t.action for t in spec.transitions_from(order.native_status)}
+    return action if action in from_here else ""
 
 
 def unscanned(batch: PrintBatch) -> list[Package]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -27,6 +27,10 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from orders.machine import CaseSpec, PlatformSpec, validate_platform
+
+if TYPE_CHECKING:  # annotations only: the registry needs none of them at run time
+    from orders.capabilities import DemoShop, FundRelease, MessageRule
+    from orders.webhook_formats import WebhookFormat
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,17 @@ class Platform:
     close_on_full_refund: str = ""
     simulator: ModuleType | None = None  # realistic native payloads (sandbox, demo)
     capabilities: Mapping[str, Any] = field(default_factory=dict)
+    # What a seller's message to a buyer may be (None: the generic default rule).
+    message_rule: MessageRule | None = None
+    # How its pushes are signed and read (None: the platform pushes nothing to us).
+    webhook: WebhookFormat | None = None
+    # The order action a hand-over scan applies when the order's status allows it
+    # (the carrier collected the parcel: TikTok Shop "collect"); "" = none.
+    handover_action: str = ""
+    fund_release: FundRelease | None = None  # money released some time after receipt
+    # Defaults of a new shop (market, timezone, currency): factories, forms.
+    shop_defaults: Mapping[str, str] = field(default_factory=dict)
+    demo_shops: tuple[DemoShop, ...] = ()  # the demo organisation's shops
     extras: Mapping[str, Callable[..., Any] | Any] = field(default_factory=dict)
 
     @property
@@ -106,6 +121,20 @@ def get_spec(code: str) -> PlatformSpec:
 
 def platform_codes() -> list[str]:
     return list(platforms())
+
+
+class InstalledCodes:
+    """The installed platform codes, read whenever iterated: an OpenAPI ``enum`` built
+    when the schema is generated (so it follows ``OMS_PLATFORMS``), not at import."""
+
+    def __iter__(self):
+        return iter(platform_codes())
+
+    def __len__(self) -> int:
+        return len(platforms())
+
+
+INSTALLED_CODES = InstalledCodes()
 
 
 def platform_choices() -> list[tuple[str, str]]:

@@ -11,20 +11,6 @@ from dataclasses import dataclass, field
 from soak.client import Api, Principal
 
 APP_KEY, APP_SECRET = "soak_app_key", "soak_app_secret"
-TAOBAO = [
-    "WAIT_BUYER_PAY",
-    "WAIT_SELLER_SEND_GOODS",
-    "WAIT_BUYER_CONFIRM_GOODS",
-    "TRADE_FINISHED",
-]
-TIKTOK = [
-    "UNPAID",
-    "AWAITING_SHIPMENT",
-    "AWAITING_COLLECTION",
-    "IN_TRANSIT",
-    "DELIVERED",
-]
-ALIEXPRESS = ["PLACE_ORDER_SUCCESS", "WAIT_SELLER_SEND_GOODS", "SELLER_PART_SEND_GOODS"]
 _tracking = itertools.count(10_000_000)
 
 
@@ -55,27 +41,42 @@ class World:
         return next(p for p in self.principals if p.name == name)
 
 
-def fresh_order(shop, status: str = "WAIT_SELLER_SEND_GOODS", **overrides):
+def _simulator(platform: str):
+    from orders.sandbox import simulator
+
+    return simulator(platform)
+
+
+def sample_statuses(shop) -> tuple[str, ...]:
+    """A few ordinary statuses of the shop's platform (its simulator's)."""
+    return tuple(_simulator(shop.platform).SAMPLE_STATUSES)
+
+
+def fresh_order(shop, status: str | None = None, **overrides):
+    """An order of ``shop`` in ``status`` (default: paid, waiting to be shipped)."""
     from tests.factories import make_order
 
+    status = status or _simulator(shop.platform).READY_TO_SHIP
     return make_order(shop, status, **overrides)
 
 
 def awaiting(shop):
-    return fresh_order(shop, _awaiting_status(shop.platform))
-
-
-def _awaiting_status(platform: str) -> str:
-    return {"taobao": "WAIT_SELLER_SEND_GOODS", "tiktok": "AWAITING_SHIPMENT",
-            "aliexpress": "WAIT_SELLER_SEND_GOODS"}[platform]  # fmt: skip
+    return fresh_order(shop)
 
 
 def fresh_case(shop):
+    """A buyer's request on a fresh order: the first kind the platform's simulator
+    opens on an order waiting to be shipped."""
+    from aftersales.sandbox import scenarios_for
     from aftersales.services import open_case
     from orders.services import Actor
 
     order = awaiting(shop)
-    kind = "cancel" if shop.platform == "tiktok" else "refund"
+    kind = next(
+        s.kind
+        for s in scenarios_for(shop.platform)
+        if order.native_status in s.order_statuses
+    )
     return open_case(order, kind, Actor.platform(shop.platform))[0]
 
 
@@ -161,9 +162,8 @@ def seed(api: Api, receiver_url: str, *, orders_per_status: int = 2) -> World:
             organisation=org_b, platform="tiktok", name="B2 tiktok", **keys
         ),
     }
-    statuses = {"taobao": TAOBAO, "tiktok": TIKTOK, "aliexpress": ALIEXPRESS}
     for shop in world.shops.values():
-        for status in statuses[shop.platform]:
+        for status in sample_statuses(shop):
             for _ in range(orders_per_status):
                 make_order(shop, status)
 

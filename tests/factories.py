@@ -16,16 +16,19 @@ from orders.choices import ActorKind, Role
 from orders.ingest import ingest_order
 from orders.machine import RESUME
 from orders.models import Membership, Order, Organisation, Shop
-from orders.platforms import get_spec
+from orders.platforms import get_platform, get_spec, platform_codes
 from orders.services import Actor, apply_event
 
 _order_ids = itertools.count(1)
 
-SHOP_DEFAULTS = {
-    "taobao": {"market": "", "timezone": "Asia/Shanghai", "currency": "CNY"},
-    "aliexpress": {"market": "", "timezone": "Asia/Shanghai", "currency": "USD"},
-    "tiktok": {"market": "MY", "timezone": "Asia/Kuala_Lumpur", "currency": "MYR"},
-}
+# What a shop gets when its platform declares no default (``Platform.shop_defaults``).
+FALLBACK_SHOP = {"market": "", "timezone": "UTC", "currency": "USD"}
+
+
+def shop_default(platform: str, name: str) -> str:
+    """The platform's default ``name`` (market, timezone, currency) for a new shop."""
+    defaults = get_platform(platform).shop_defaults
+    return defaults.get(name, FALLBACK_SHOP[name])
 
 
 class OrganisationFactory(factory.django.DjangoModelFactory):
@@ -41,11 +44,12 @@ class ShopFactory(factory.django.DjangoModelFactory):
         model = Shop
 
     organisation = factory.SubFactory(OrganisationFactory)
-    platform = "taobao"
+    # The first installed platform (settings.OMS_PLATFORMS), unless a test names one.
+    platform = factory.LazyFunction(lambda: platform_codes()[0])
     name = factory.Sequence(lambda n: f"Shop {n}")
-    market = factory.LazyAttribute(lambda o: SHOP_DEFAULTS[o.platform]["market"])
-    timezone = factory.LazyAttribute(lambda o: SHOP_DEFAULTS[o.platform]["timezone"])
-    currency = factory.LazyAttribute(lambda o: SHOP_DEFAULTS[o.platform]["currency"])
+    market = factory.LazyAttribute(lambda o: shop_default(o.platform, "market"))
+    timezone = factory.LazyAttribute(lambda o: shop_default(o.platform, "timezone"))
+    currency = factory.LazyAttribute(lambda o: shop_default(o.platform, "currency"))
 
 
 class UserFactory(factory.django.DjangoModelFactory):

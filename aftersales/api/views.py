@@ -30,6 +30,7 @@ from oms.core.errors import NotFound, OmsError, ValidationFailed
 from oms.core.input import clean_text, whole_number
 from oms.core.timeutils import parse_iso
 from orders import permissions as p
+from orders import platforms as installed
 from orders.api.serializers import BatchOutput
 from orders.api.views import ACTION_ERRORS, ERRORS, IDEMPOTENCY, page_schema
 from orders.choices import ActorKind
@@ -73,7 +74,7 @@ LIST_PARAMETERS = [
     OpenApiParameter("state", OpenApiTypes.STR, enum=CaseState.values),
     OpenApiParameter("kind", OpenApiTypes.STR, many=True, enum=CaseKind.values),
     OpenApiParameter(
-        "platform", OpenApiTypes.STR, many=True, enum=["taobao", "aliexpress", "tiktok"]
+        "platform", OpenApiTypes.STR, many=True, enum=installed.INSTALLED_CODES
     ),
     OpenApiParameter("shop", OpenApiTypes.INT, many=True),
     OpenApiParameter(

@@ -19,15 +19,13 @@ from oms.core.timeutils import format_local
 from orders import permissions as p
 from orders.choices import DeadlineKind
 from orders.models import OrderDeadline, OrderEvent
+from orders.platforms import get_platform
 
 register = template.Library()
 
 SOON = timedelta(hours=6)
 # Open cases the seller must act on: the nav badge counts them.
 NEEDS_SELLER = (SellerTask.RESPOND, SellerTask.CONFIRM_RETURN)
-FUND_PLATFORM = "aliexpress"
-FUND_WAITING = "FUND_PROCESSING"
-FUND_RELEASED = "FINISH"
 
 
 # --- countdowns ------------------------------------------------------------------------
@@ -143,8 +141,8 @@ def aftersales_nav(context):
 
 @register.inclusion_tag("aftersales/_order_panel.html", takes_context=True)
 def aftersales_panel(context, order):
-    """The order's cases (open first), refunded against paid, and (AliExpress) the
-    release of funds. A constant number of queries whatever the number of cases."""
+    """The order's cases (open first), refunded against paid, and the release of funds
+    (platforms declaring ``fund_release``). A constant number of queries whatever the number of cases."""
     now = timezone.now()
     cases = list(Case.objects.filter(order=order).order_by("-opened_at", "-id"))
     far = now + timedelta(days=36500)
@@ -157,14 +155,15 @@ def aftersales_panel(context, order):
         (c.amount for c in cases if c.is_open and c.kind in MONEY_KINDS), Decimal(0)
     )
     funds = None
-    if order.platform == FUND_PLATFORM and order.native_status == FUND_WAITING:
+    release = get_platform(order.platform).fund_release
+    if release is not None and order.native_status == release.waiting_status:
         deadline = OrderDeadline.objects.filter(
             order=order, kind=DeadlineKind.RELEASE_FUNDS_BY
         ).first()
         funds = {"waiting": True, "due_at": deadline.due_at if deadline else None}
-    elif order.platform == FUND_PLATFORM and order.native_status == FUND_RELEASED:
+    elif release is not None and order.native_status == release.released_status:
         event = (
-            OrderEvent.objects.filter(order=order, action="release_funds")
+            OrderEvent.objects.filter(order=order, action=release.action)
             .order_by("-created_at", "-id")
             .first()
         )

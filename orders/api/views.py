@@ -16,6 +16,7 @@ from oms.core.errors import NotFound, OmsError, ValidationFailed
 from oms.core.input import clean_text, whole_number
 from orders import actions
 from orders import permissions as p
+from orders import platforms as installed
 from orders.api import serializers as s
 from orders.deadlines import running_deadlines
 from orders.machine import allowed_actions
@@ -48,7 +49,7 @@ ORDER_ID = OpenApiParameter(
 )
 LIST_PARAMETERS = [
     OpenApiParameter(
-        "platform", OpenApiTypes.STR, many=True, enum=["taobao", "aliexpress", "tiktok"]
+        "platform", OpenApiTypes.STR, many=True, enum=installed.INSTALLED_CODES
     ),
     OpenApiParameter("shop", OpenApiTypes.INT, many=True),
     OpenApiParameter("stage", OpenApiTypes.STR, many=True),

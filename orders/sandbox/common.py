@@ -506,3 +506,27 @@ def stream_ages(
     limit = D(days)
     high = min(high, limit)
     return min(low, high), high
+
+
+# --- buyers' after-sales requests (``aftersales.sandbox``) ----------------------------
+
+
+@dataclass(frozen=True)
+class Reason:
+    text: str  # the platform's reason
+    description: str  # what the buyer wrote
+    photos: bool = False  # the buyer sent photos
+
+
+@dataclass(frozen=True)
+class CaseScenario:
+    """A kind of request buyers make on orders in some native statuses: each platform's
+    simulator lists its ``CASE_SCENARIOS``."""
+
+    kind: str  # a case kind (``cancel``, ``refund`` …)
+    order_statuses: tuple[str, ...]
+    weight: float
+    reasons: tuple[Reason, ...]
+    after: str  # the order time the request comes after (paid_at, shipped_at …)
+    return_share: float = 0.0  # how many of these send the goods back
+    partial_share: float = 0.0  # how many ask for part of the lines' amount

@@ -17,8 +17,10 @@ from orders.sandbox.common import (
     AE_PRODUCTS,
     EN_MESSAGES,
     SHIPPING,
+    CaseScenario,
     D,
     H,
+    Reason,
     SimulatedOrder,
     aware,
     clamp_age,
@@ -101,6 +103,59 @@ AGES = {
 
 def _money(amount: Decimal) -> dict[str, str]:
     return {"amount": fmt(amount, CURRENCY), "currency_code": CURRENCY}
+
+
+# A paid order waiting to be shipped, and a few ordinary statuses (probes, load runs).
+READY_TO_SHIP = "WAIT_SELLER_SEND_GOODS"
+SAMPLE_STATUSES = ("PLACE_ORDER_SUCCESS", "WAIT_SELLER_SEND_GOODS",
+                   "SELLER_PART_SEND_GOODS")  # fmt: skip
+
+# --- buyers' after-sales requests (``aftersales.sandbox``) ----------------------------
+# Reasons are the platform's own words (English; platforms.md §3.3, §3.7).
+
+R = Reason
+CANCEL, REFUND, RETURN, REPLACEMENT, DISPUTE = (
+    "cancel",
+    "refund",
+    "return",
+    "replacement",
+    "dispute",
+)  # case kinds (``orders`` / ``aftersales`` choices)
+
+
+AE_CANCEL = (
+    R("I don't want it anymore", "Please cancel, I found it locally."),
+    R("Shipping takes too long", "I need it sooner than the delivery estimate."),
+    R("I need to change the shipping address", "Wrong address, I will order again."),
+    R("I ordered the wrong item", "Wrong model for my phone."),
+)
+AE_DISPUTE = (
+    R("Item not received", "The tracking shows nothing for 30 days."),
+    R("Quantity shortage", "Ordered 2 pieces, received 1.", photos=True),
+    R("Item not as described", "The material is plastic, not metal.", photos=True),
+    R("Wrong color or size", "Received size S instead of XL.", photos=True),
+    R("Damaged item", "The screen is cracked.", photos=True),
+    R("Poor quality", "It broke after two days.", photos=True),
+)
+
+CASE_SCENARIOS = (
+    CaseScenario(CANCEL, ("WAIT_SELLER_SEND_GOODS",), 2, AE_CANCEL, "paid_at"),
+    CaseScenario(DISPUTE, ("WAIT_BUYER_ACCEPT_GOODS",), 5, AE_DISPUTE,
+                 "shipped_at", return_share=0.35, partial_share=0.3),
+)  # fmt: skip
+
+# Return carriers by market ("" = any): (name, tracking number prefix, digits[, suffix]).
+RETURN_CARRIERS = {
+    "": (("USPS", "9400", 18), ("Royal Mail", "RR", 9, "GB"), ("Correos", "PK", 11)),
+}  # fmt: skip
+
+
+def case_id(kind: str, rng: Random) -> str:
+    """An issue id; "" for a cancel (AliExpress has no cancel object: the order is
+    IN_CANCEL)."""
+    if kind == CANCEL:
+        return ""
+    return digits(rng, 16, "80")
 
 
 def simulate(

@@ -1,11 +1,22 @@
 """Taobao / Tmall."""
 
+from orders.capabilities import PRODUCT_DEFAULT, DemoShop, MessageRule
 from orders.platforms import Platform
 from platforms.taobao import cases, simulator
 from platforms.taobao.orders import SPEC
+from platforms.taobao.webhooks import WEBHOOK
 
 PLATFORM = Platform(
     spec=SPEC,
+    message_rule=MessageRule(
+        max_length=2000,
+        english_only=False,
+        source=PRODUCT_DEFAULT,
+        doc="Product default: platforms.md states no limit for Taobao order messages.",
+    ),
+    webhook=WEBHOOK,
+    shop_defaults={"market": "", "timezone": "Asia/Shanghai", "currency": "CNY"},
+    demo_shops=(DemoShop("Demo Taobao Store", "", "Asia/Shanghai", "CNY", 0.35),),
     cases=cases.SPECS,
     close_on_full_refund=cases.CLOSE_ON_FULL_REFUND,
     simulator=simulator,

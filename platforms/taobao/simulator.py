@@ -15,8 +15,10 @@ from orders.sandbox.common import (
     CN_MESSAGES,
     SHIPPING,
     TAOBAO_PRODUCTS,
+    CaseScenario,
     D,
     H,
+    Reason,
     SimulatedOrder,
     aware,
     clamp_age,
@@ -97,6 +99,65 @@ PAID = (
 SHIPPED = ("WAIT_BUYER_CONFIRM_GOODS", "TRADE_BUYER_SIGNED", "TRADE_FINISHED")
 # 店铺优惠券: (threshold, amount) in yuan.
 COUPONS = ((Decimal(99), Decimal(10)), (Decimal(199), Decimal(20)), (Decimal(299), Decimal(40)))  # fmt: skip
+
+
+# A paid order waiting to be shipped, and a few ordinary statuses (probes, load runs).
+READY_TO_SHIP = "WAIT_SELLER_SEND_GOODS"
+SAMPLE_STATUSES = ("WAIT_BUYER_PAY", "WAIT_SELLER_SEND_GOODS", "WAIT_BUYER_CONFIRM_GOODS",
+                   "TRADE_FINISHED")  # fmt: skip
+
+# --- buyers' after-sales requests (``aftersales.sandbox``) ----------------------------
+# Reasons are the platform's own words (Chinese; platforms.md §2.3, §2.7).
+
+R = Reason
+CANCEL, REFUND, RETURN, REPLACEMENT, DISPUTE = (
+    "cancel",
+    "refund",
+    "return",
+    "replacement",
+    "dispute",
+)  # case kinds (``orders`` / ``aftersales`` choices)
+
+
+TB_UNSHIPPED = (
+    R("我不想要了", "买多了，不想要了"),
+    R("拍错了/多拍了", "颜色拍错了，重新拍一单"),
+    R("地址/电话信息填写错误", "收货地址填错了，重新下单"),
+    R("未按约定时间发货", "说好48小时发货，到现在还没发"),
+    R("协商一致退款", "和客服沟通过了，缺货退款"),
+)
+TB_REFUND = (
+    R("快递一直未送达", "物流好几天没更新了"),
+    R("少件/漏发", "买了两件只收到一件", photos=True),
+    R("商品破损", "收到的时候外包装破了，杯子有裂痕", photos=True),
+    R("质量问题", "有线头，袖口开线了，协商部分退款", photos=True),
+)
+TB_RETURN = (
+    R("七天无理由退换货", "不喜欢，吊牌都在，没穿过"),
+    R("尺码拍错/不合适", "偏小一码，穿着紧"),
+    R("颜色/款式与商品描述不符", "实物颜色比图片深很多", photos=True),
+    R("质量问题", "洗了一次就掉色", photos=True),
+    R("卖家发错货", "拍的黑色发成了白色", photos=True),
+)
+
+CASE_SCENARIOS = (
+    CaseScenario(REFUND, ("WAIT_SELLER_SEND_GOODS",), 2, TB_UNSHIPPED, "paid_at"),
+    CaseScenario(REFUND, ("WAIT_BUYER_CONFIRM_GOODS",), 3, TB_REFUND,
+                 "shipped_at", partial_share=0.4),
+    CaseScenario(RETURN, ("WAIT_BUYER_CONFIRM_GOODS",), 4, TB_RETURN,
+                 "shipped_at", return_share=1.0),
+)  # fmt: skip
+
+# Return carriers by market ("" = any): (name, tracking number prefix, digits).
+RETURN_CARRIERS = {
+    "": (("顺丰速运", "SF", 12), ("中通快递", "7", 13), ("圆通速递", "YT", 13),
+         ("韵达快递", "43", 11)),
+}  # fmt: skip
+
+
+def case_id(kind: str, rng: Random) -> str:
+    """A refund id (``refund_id``)."""
+    return digits(rng, 17, "2")
 
 
 def simulate(

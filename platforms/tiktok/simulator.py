@@ -19,8 +19,10 @@ from orders.sandbox.common import (
     TT_COUNTRY_NAMES,
     TT_MARKETS,
     TT_PRODUCTS,
+    CaseScenario,
     D,
     H,
+    Reason,
     SimulatedOrder,
     aware,
     clamp_age,
@@ -101,6 +103,75 @@ CANCELS = {
     ("SYSTEM", "Package delivery failed", "shipped"): 4,
     ("BUYER", "Need to change delivery address", "paid"): 10,
 }
+
+
+# A paid order waiting to be shipped, and a few ordinary statuses (probes, load runs).
+READY_TO_SHIP = "AWAITING_SHIPMENT"
+SAMPLE_STATUSES = ("UNPAID", "AWAITING_SHIPMENT", "AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED")  # fmt: skip
+
+# --- buyers' after-sales requests (``aftersales.sandbox``) ----------------------------
+# Reasons are the platform's own words (English; platforms.md §1.7).
+
+R = Reason
+CANCEL, REFUND, RETURN, REPLACEMENT, DISPUTE = (
+    "cancel",
+    "refund",
+    "return",
+    "replacement",
+    "dispute",
+)  # case kinds (``orders`` / ``aftersales`` choices)
+
+
+TT_CANCEL = (
+    R("Need to change color or size", "Ordered the wrong size, will reorder in M."),
+    R("Discount not as expected", "The voucher was not applied at checkout."),
+    R("No longer needed", "Bought the same thing in a live, sorry."),
+    R("Ordered by mistake", "Clicked buy twice, please cancel this one."),
+    R("Need to change shipping address", "I moved, the address is wrong."),
+    R("Shipping takes too long", "Still not shipped, I need it before the weekend."),
+)
+TT_REFUND = (
+    R("Package not received", "Tracking has not moved for a week."),
+    R("Missing items", "Only one of the two items was in the parcel.", photos=True),
+    R("Item damaged", "The box arrived crushed and the item is broken.", photos=True),
+)
+TT_RETURN = (
+    R("Wrong size", "Too small, the size chart is not accurate."),
+    R("Item doesn't match description", "Colour is very different from the video.",
+      photos=True),
+    R("Defective or doesn't work", "Does not charge at all.", photos=True),
+    R("Received wrong item", "I ordered black and received white.", photos=True),
+    R("Changed my mind", "Not what I expected, unused with tags."),
+)  # fmt: skip
+TT_REPLACEMENT = (
+    R(
+        "Defective item",
+        "Left earbud has no sound, please send a new one.",
+        photos=True,
+    ),
+    R("Wrong size", "Please exchange for a size L."),
+)
+
+CASE_SCENARIOS = (
+    CaseScenario(CANCEL, ("AWAITING_SHIPMENT",), 4, TT_CANCEL, "paid_at"),
+    CaseScenario(REFUND, ("IN_TRANSIT", "DELIVERED"), 2, TT_REFUND,
+                 "shipped_at", partial_share=0.3),
+    CaseScenario(RETURN, ("DELIVERED",), 4, TT_RETURN, "delivered_at",
+                 return_share=1.0),
+    CaseScenario(REPLACEMENT, ("DELIVERED",), 1, TT_REPLACEMENT, "delivered_at"),
+)  # fmt: skip
+
+# Return carriers by market ("" = any other): (name, tracking number prefix, digits).
+RETURN_CARRIERS = {
+    "GB": (("Royal Mail", "TT", 11), ("Evri", "H0", 14)),
+    "TH": (("Kerry Express", "KER", 10), ("Flash Express", "TH", 11)),
+    "": (("J&T Express", "6", 11), ("Pos Laju", "EP", 9), ("Ninja Van", "NV", 12)),
+}  # fmt: skip
+
+
+def case_id(kind: str, rng: Random) -> str:
+    """A platform id for a simulated request: cancel ids and return ids."""
+    return digits(rng, 18, "57" if kind == CANCEL else "40")
 
 
 def simulate(

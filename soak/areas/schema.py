@@ -25,8 +25,16 @@ def _world_s(ctx) -> tuple[Principal, dict[str, list]]:
     sub = seed.fresh_subscription(org, ctx.stack.receiver.url)
     tiktok = ShopFactory(organisation=org, platform="tiktok", name="S tiktok")
     taobao = ShopFactory(organisation=org, platform="taobao", name="S taobao")
-    orders = [seed.fresh_order(tiktok, s) for s in seed.TIKTOK for _ in range(2)]
-    orders += [seed.fresh_order(taobao, s) for s in seed.TAOBAO for _ in range(2)]
+    orders = [
+        seed.fresh_order(tiktok, s)
+        for s in seed.sample_statuses(tiktok)
+        for _ in range(2)
+    ]
+    orders += [
+        seed.fresh_order(taobao, s)
+        for s in seed.sample_statuses(taobao)
+        for _ in range(2)
+    ]
     owner = MembershipFactory(organisation=org)
     actor = Actor.member(Membership.objects.get(pk=owner.pk))
     cases = [seed.fresh_case(tiktok), seed.fresh_case(taobao)]

@@ -23,19 +23,23 @@ from aftersales.sandbox import seed_cases
 from orders.choices import Role, Stage
 from orders.ingest import ingest_native
 from orders.models import Membership, Order, Organisation, Shop
+from orders.platforms import platforms
 from orders.sandbox import simulator
 
 ORG_NAME = "Demo Trading Co."
 ORG_SLUG = "demo"
 PASSWORD = "demo"  # noqa: S105 - demo data only, printed to the operator
 
-# (name, platform, market, time zone, currency, share of the orders)
-SHOPS = (
-    ("Demo Taobao Store", "taobao", "", "Asia/Shanghai", "CNY", 0.35),
-    ("Demo AliExpress Store", "aliexpress", "", "Asia/Shanghai", "USD", 0.25),
-    ("Demo TikTok Shop UK", "tiktok", "GB", "Europe/London", "GBP", 0.22),
-    ("Demo TikTok Shop Malaysia", "tiktok", "MY", "Asia/Kuala_Lumpur", "MYR", 0.18),
-)
+
+def demo_shops():
+    """(platform, DemoShop) for each demo shop the installed platforms declare."""
+    return [
+        (code, demo)
+        for code, platform in platforms().items()
+        for demo in platform.demo_shops
+    ]
+
+
 USERS = (
     ("owner", Role.OWNER, True),
     ("operator", Role.OPERATOR, False),
@@ -104,15 +108,19 @@ class Command(BaseCommand):
     def _organisation(self, existing):
         org = existing or Organisation.objects.create(name=ORG_NAME, slug=ORG_SLUG)
         shops = []
-        for name, platform, market, tz, currency, share in SHOPS:
+        for platform, demo in demo_shops():
             shop, _ = Shop.objects.get_or_create(
                 organisation=org,
                 platform=platform,
-                market=market,
-                defaults={"name": name, "timezone": tz, "currency": currency},
+                market=demo.market,
+                defaults={
+                    "name": demo.name,
+                    "timezone": demo.timezone,
+                    "currency": demo.currency,
+                },
             )
             shop.full_clean()
-            shops.append((shop, share))
+            shops.append((shop, demo.share))
         return org, shops
 
     def _members(self, org):
