@@ -204,6 +204,7 @@ def unified_payload(order: Order) -> dict[str, Any]:
             "nick": order.buyer_nick,
             "name": order.buyer_name,
             "phone": order.buyer_phone,
+            "phone_country_code": order.buyer_phone_country_code,
             "email": order.buyer_email,
         },
         "address": {
@@ -223,6 +224,7 @@ def unified_payload(order: Order) -> dict[str, Any]:
         "items": [
             {
                 "line_id": item.line_id,
+                "platform_line_ids": list(item.platform_line_ids or []),
                 "sku": item.sku,
                 "title": item.title,
                 "spec": item.spec,
