@@ -144,7 +144,12 @@ class UnifiedOrder:
         if len(columns.get("address_country", "")) > 2:
             errors["address.country"] = "use the ISO 3166 two-letter code"
         currency = str(payload.get("currency") or "").upper()
-        if len(currency) != 3 or not currency.isalpha():
+        if not currency:
+            # Never the shop's default: an amount in an unknown currency is refused.
+            errors["currency"] = (
+                "currency_required: the ISO 4217 code of the amounts, such as CNY"
+            )
+        elif len(currency) != 3 or not currency.isalpha():
             errors["currency"] = "an ISO 4217 code such as CNY"
         columns["currency"] = currency
         money = currency if "currency" not in errors else None  # its decimals

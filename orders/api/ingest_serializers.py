@@ -101,6 +101,14 @@ class UnifiedOrderInput(serializers.Serializer):
 
 
 class BulkUpsertInput(serializers.Serializer):
+    format = serializers.CharField(
+        required=False,
+        help_text="unified (the default) or a platform code: the entries are then "
+        "that platform's own payloads or whole API responses (see the description)",
+    )
+    shop = serializers.IntegerField(
+        required=False, help_text="The shop of native entries that name none"
+    )
     orders = UnifiedOrderInput(many=True, min_length=1, max_length=MAX_ORDERS)
 
 
@@ -115,6 +123,10 @@ class RefusedChange(serializers.Serializer):
 
 class BulkUpsertResult(serializers.Serializer):
     index = serializers.IntegerField(help_text="The order's position in the request")
+    position = serializers.IntegerField(
+        required=False,
+        help_text="Native entries: the order's position within the entry's response",
+    )
     ok = serializers.BooleanField()
     id = serializers.IntegerField(required=False, help_text="The order id, when ok")
     outcome = serializers.ChoiceField(
