@@ -122,7 +122,8 @@ def test_a_sold_list_response_yields_every_trade_through_bulk_upsert(shop):
     )
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert body["ok"] == 2 and body["failed"] == 0
+    assert body["ok"] == 2
+    assert body["failed"] == 0
     assert [(r["index"], r["position"]) for r in body["results"]] == [(0, 0), (0, 1)]
     assert set(shop.orders.values_list("platform_order_id", flat=True)) == {
         TID,
