@@ -425,10 +425,10 @@ def read_body(request) -> bytes:
     except ValueError:
         length = 0
     if length > MAX_BODY:
-        raise PayloadTooLarge()
+        raise PayloadTooLarge(max_bytes=MAX_BODY)
     body = request.body
     if len(body) > MAX_BODY:
-        raise PayloadTooLarge()
+        raise PayloadTooLarge(max_bytes=MAX_BODY)
     return body
 
 
