@@ -5,8 +5,9 @@ API answers come wrapped: ``{"aliexpress_trade_new_redefining_findorderbyid_resp
 {"data": {order}, "success": true}}}``, list answers ``{"result": {"target_list":
 {"order_dto": [...]}, "total_page": n}}``; an error is ``{"error_response": {...}}`` or
 a ``result`` with ``success: false`` / ``error_code``. Money is ``{amount,
-currency_code}`` (or ``cent`` + ``cent_factor``): an amount without a currency is refused
-(``currency_required``), never taken for the shop's default. Order times are US Pacific
+currency_code}`` (or ``cent`` + ``cent_factor``): an order whose ``order_amount`` states no
+currency is refused (``currency_required``), never taken for the shop's default; its other
+amounts are in the order's currency unless they say otherwise (then refused). Order times are US Pacific
 strings by default (a setting: ``orders.platforms.native_timezone``).
 
 A line's amount is what the buyer paid for it: ``product_price × product_count`` less the
@@ -67,22 +68,16 @@ def money(value: Any, field: str) -> tuple[Decimal, str]:
 
 
 class _Money:
-    """Reads amounts of one order and holds them to its currency."""
+    """Reads the amounts of one order, held to its currency: an amount that states no
+    currency is in the order's (the order's own ``order_amount`` must state it), one
+    in another currency is refused."""
 
     def __init__(self, currency: str) -> None:
         self.currency = currency
 
     def __call__(self, value: Any, field: str) -> Decimal:
         amount, currency = money(value, field)
-        if value in (None, "") or (not currency and amount == 0):
-            return amount
-        if not currency:
-            raise CurrencyRequired(
-                f"{field} has no currency_code; this order is in {self.currency}.",
-                field=field,
-                currency=self.currency,
-            )
-        if currency != self.currency:
+        if currency and currency != self.currency:
             raise ValidationFailed(
                 f"{field} is in {currency}, the order in {self.currency}.",
                 fields={field: "currency_mismatch"},

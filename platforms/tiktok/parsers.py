@@ -129,9 +129,15 @@ def parse_order(order: Mapping[str, Any]) -> dict[str, Any]:
     items_total = sum(
         (i["unit_price"] * i["quantity"] - i["discount"] for i in items), Decimal(0)
     )
-    shipping = _amount(payment.get("shipping_fee"))
-    tax = _amount(payment.get("tax"))
-    total = _amount(payment.get("total_amount"))
+    # The order's own amounts go through as sent: the unified rules judge them.
+    shipping, tax, total = (
+        payment.get(name) or "0" for name in ("shipping_fee", "tax", "total_amount")
+    )
+    try:
+        residual = items_total + Decimal(str(shipping)) + Decimal(str(tax))
+        residual -= Decimal(str(total))
+    except ArithmeticError:
+        residual = Decimal(0)
     deadlines = {}
     for field, kind in DEADLINE_FIELDS.get(status, ()):
         if order.get(field) and kind not in deadlines:
@@ -168,7 +174,7 @@ def parse_order(order: Mapping[str, Any]) -> dict[str, Any]:
         "currency": currency,
         "shipping_fee": shipping,
         # Order-level vouchers not already in the lines' sale prices.
-        "discount": max(items_total + shipping + tax - total, Decimal(0)),
+        "discount": max(residual, Decimal(0)),
         "tax": tax,
         "total": total,
         "buyer_message": order.get("buyer_message", ""),

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from aftersales.models import Case
-from oms.core.errors import CurrencyRequired, PlatformErrorResponse
+from oms.core.errors import CurrencyRequired, PlatformErrorResponse, ValidationFailed
 from orders.choices import Stage
 from orders.ingest import ingest_native
 from tests.factories import ShopFactory
@@ -232,20 +232,29 @@ def test_an_order_amount_without_currency_is_refused_not_taken_for_usd(shop):
     assert not shop.orders.exists()
 
 
-def test_a_line_amount_without_currency_on_a_eur_order_is_refused(shop):
+def test_a_line_amount_in_another_currency_than_the_order_is_refused(shop):
     eur = {"amount": "42.00", "currency_code": "EUR"}
     body = detail(order_amount=eur, logistics_amount={**eur, "amount": "5.00"})
-    first, child = body["child_order_list"]["global_aeop_tp_child_order_dto"]
-    for name in (
-        "product_price",
-        "child_order_discount_info",
-        "child_order_adjust_amount",
-    ):
-        first[name] = {**first[name], "currency_code": "EUR"}
-    child["product_price"] = {"amount": "20.00"}
-    with pytest.raises(CurrencyRequired) as raised:
+    with pytest.raises(ValidationFailed) as raised:  # child prices are in USD
         ingest_native(shop=shop, payload=findorderbyid(body))
-    assert raised.value.details["currency"] == "EUR"
+    assert "currency_mismatch" in raised.value.details["fields"].values()
+
+
+def test_amounts_that_state_no_currency_are_in_the_orders_not_the_shops(shop):
+    eur = {"amount": "42.00", "currency_code": "EUR"}
+    body = detail(order_amount=eur, logistics_amount={"amount": "5.00"})
+    for child in body["child_order_list"]["global_aeop_tp_child_order_dto"]:
+        for name in (
+            "product_price",
+            "child_order_discount_info",
+            "child_order_adjust_amount",
+        ):
+            if name in child:
+                child[name] = {"amount": child[name]["amount"]}
+    order = ingest_native(shop=shop, payload=findorderbyid(body)).order
+    assert shop.currency == "USD"
+    assert order.currency == "EUR"
+    assert order.total == Decimal("42.00")
 
 
 # --- g. ------------------------------------------------------------------------------
