@@ -22,11 +22,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from oms.core.errors import (
-    OmsError,
-    UnknownNativeStatus,
-    ValidationFailed,
-)
+from oms.core.errors import OmsError, UnknownNativeStatus, ValidationFailed
 from oms.core.money import parse_amount
 from oms.core.phones import COUNTRY_CODE, normalise_country_code
 from oms.core.timeutils import parse_iso
@@ -304,7 +300,8 @@ def ingest_native(
 ) -> IngestResult:
     """Ingest one order as the platform sends it (its own field names, with or without
     the API response's envelope). A response holding several orders is refused here:
-    use :func:`ingest_native_all`."""
+    take them apart with :func:`parse_native` and ingest each (the bulk-upsert API
+    does)."""
     unified = parse_native(shop, payload)
     if len(unified) != 1:
         raise ValidationFailed(
@@ -314,21 +311,6 @@ def ingest_native(
     if channel is not None:
         unified[0]["channel"] = channel
     return ingest_order(shop=shop, payload=unified[0])
-
-
-def ingest_native_all(
-    *, shop: Shop, payload: Any, actor: Actor | None = None
-) -> list[IngestResult | OmsError]:
-    """Every order of a platform API response, each on its own (one failing order
-    changes nothing and does not stop the others). An error envelope raises."""
-    results: list[IngestResult | OmsError] = []
-    for unified in parse_native(shop, payload):
-        try:
-            with transaction.atomic():
-                results.append(ingest_order(shop=shop, payload=unified, actor=actor))
-        except OmsError as exc:
-            results.append(exc)
-    return results
 
 
 def ingest_order(

@@ -22,7 +22,14 @@ def _amount(help_text: str = "", **kwargs) -> serializers.DecimalField:
 class UnifiedBuyerInput(serializers.Serializer):
     nick = serializers.CharField(required=False, allow_blank=True, max_length=128)
     name = serializers.CharField(required=False, allow_blank=True, max_length=128)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    phone = serializers.CharField(
+        required=False, allow_blank=True, max_length=40,
+        help_text="The number as the platform sends it; a masked one stays masked",
+    )  # fmt: skip
+    phone_country_code = serializers.CharField(
+        required=False, allow_blank=True, max_length=8,
+        help_text="The country calling code, apart from the number: +86",
+    )  # fmt: skip
     email = serializers.CharField(required=False, allow_blank=True, max_length=254)
 
 
@@ -41,6 +48,11 @@ class UnifiedItemInput(serializers.Serializer):
     line_id = serializers.CharField(
         required=False, allow_blank=True,
         help_text="The platform's line id; lines are matched by it, else by SKU",
+    )  # fmt: skip
+    platform_line_ids = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False,
+        help_text="Every platform id of the line's units (TikTok Shop sends one line "
+        "item per unit); at most quantity ids. Default: [line_id]",
     )  # fmt: skip
     sku = serializers.CharField(required=False, allow_blank=True)
     title = serializers.CharField(max_length=500)
