@@ -284,3 +284,32 @@ def test_times_are_unix_seconds_whatever_the_zone_setting(shop, settings):
     settings.OMS_PLATFORM_TIMEZONES = {"tiktok": "Asia/Bangkok"}
     o = ingest_native(shop=shop, payload=response()).order
     assert o.created_at == datetime(2025, 11, 19, tzinfo=UTC)
+
+
+# --- the webhook door ------------------------------------------------------------------
+
+
+def test_unit_ids_survive_a_status_change_push(shop):
+    from integrations.inbound import process_inbound_event
+    from integrations.models import InboundEvent
+
+    o = ingest_native(shop=shop, payload=response()).order
+    message = {
+        "type": 1,
+        "tts_notification_id": "7300000000001",
+        "shop_id": shop.platform_shop_id or "1",
+        "timestamp": CREATED + 700,
+        "data": {
+            "order_id": ORDER_ID,
+            "order_status": "AWAITING_COLLECTION",
+            "update_time": CREATED + 700,
+        },
+    }
+    event = InboundEvent.objects.create(
+        shop=shop, event_key="7300000000001", topic="1", payload=message
+    )
+    assert process_inbound_event(event.pk) == "processed"
+    o.refresh_from_db()
+    assert o.native_status == "AWAITING_COLLECTION"
+    assert by_sku(o)["CASE"].platform_line_ids == list(UNITS)
+    assert o.buyer_phone_country_code == "+44"
