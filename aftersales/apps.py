@@ -7,7 +7,7 @@ class AftersalesConfig(AppConfig):
     verbose_name = _("After-sales")
 
     def ready(self) -> None:
-        from aftersales import services
+        from aftersales import ingest, services
         from orders.ingest import AFTER_INGEST
         from orders.jobs import JOBS
         from orders.services import AFTER_TRANSITION
@@ -15,6 +15,9 @@ class AftersalesConfig(AppConfig):
         # Cases follow orders that the platform or a job cancelled or closed.
         if services.on_order_transition not in AFTER_TRANSITION:
             AFTER_TRANSITION.append(services.on_order_transition)
+        # A refund or dispute reported on one line opens its case on that line, first.
+        if ingest.on_lines_reported not in AFTER_INGEST:
+            AFTER_INGEST.insert(0, ingest.on_lines_reported)
         # A platform status meaning a buyer's request opens its case.
         if services.on_order_ingested not in AFTER_INGEST:
             AFTER_INGEST.append(services.on_order_ingested)

@@ -1,6 +1,9 @@
 """After-sales requests arriving from platforms: native payloads or the unified shape.
 
-The parsers are pure functions (a platform's object → the unified shape, no database):
+The parsers live in the platform packages (``platforms/<code>/parsers.py``, registered
+as ``Platform.case_parsers`` with ``sniff_case`` naming the format and ``unwrap_case``
+taking a case out of its API response); they are pure functions (a platform's object →
+the unified shape, no database):
 
 - TikTok Shop 202309 cancellations (``cancel_id``, ``cancel_status`` …) and returns
   (``return_id``, ``return_type``, ``return_status`` …), platforms.md §1.3;
@@ -30,6 +33,7 @@ platform-only transitions are allowed here and nowhere in the seller's API.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,214 +52,62 @@ from aftersales.models import Case, CaseEvent
 from aftersales.platforms import get_case_spec
 from oms.core.errors import NotFound, OmsError, ValidationFailed
 from oms.core.money import parse_amount
-from oms.core.timeutils import parse_iso, parse_local, parse_unix
+from oms.core.timeutils import parse_iso
 from orders.choices import ActorKind
 from orders.models import Order, Organisation
+from orders.platforms import get_platform, platforms
 from orders.services import Actor, allowed_shops_for, lock_order
+
+logger = logging.getLogger(__name__)
 
 MAX_STEPS = 4
 UNMATCHED = "platform_status"  # the timeline entry for a status with no way there
-TAOBAO_TZ = "Asia/Shanghai"
-ALIEXPRESS_TZ = "America/Los_Angeles"  # platforms.md Principle 4 (order times)
-
-TIKTOK_RETURN_KINDS = {
-    "REFUND": CaseKind.REFUND,
-    "RETURN_AND_REFUND": CaseKind.RETURN,
-    "REPLACEMENT": CaseKind.REPLACEMENT,
-}
-# AliExpress list-level issue states that say nothing about where the issue stands.
-ALIEXPRESS_VAGUE = {"processing"}
 
 
-# --- native → unified (pure) -----------------------------------------------------------
+# --- native → unified (pure; the parsers live in the platform packages) ------------------
 
 
-def _money(value: Any) -> Any:
-    """A platform amount: ``"12.50"``, ``12``, or an object holding it."""
-    if isinstance(value, Mapping):
-        for key in ("refund_total", "amount", "value"):
-            if value.get(key) not in (None, ""):
-                return value[key]
-        if value.get("cent") not in (None, ""):
-            return str(Decimal(str(value["cent"])) / 100)
-        return None
-    return value
+def _platform_of(payload: Mapping[str, Any]) -> tuple[Any, str]:
+    """The installed platform whose case format ``payload`` is, and that format."""
+    for platform in platforms().values():
+        if platform.sniff_case is None:
+            continue
+        fmt = platform.sniff_case(payload)
+        if fmt:
+            return platform, fmt
+    return None, ""
 
 
-def _bool(value: Any) -> bool | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
-
-
-def _next_action_deadline(value: Any) -> Any:
-    """TikTok ``seller_next_action_response``: one object or a list of them."""
-    rows = value if isinstance(value, list) else [value]
-    deadlines = [
-        row.get("deadline")
-        for row in rows
-        if isinstance(row, Mapping) and row.get("deadline")
-    ]
-    return parse_unix(min(deadlines), field="deadline") if deadlines else None
-
-
-def _tiktok_lines(rows: Any) -> list[dict[str, Any]]:
-    """TikTok line items are one unit each; their SKU finds the line when the id is
-    another unit's (OMS keeps one line per SKU)."""
-    lines = []
-    for row in rows or []:
-        if isinstance(row, Mapping):
-            lines.append(
-                {
-                    "line_id": str(
-                        row.get("order_line_item_id") or row.get("id") or ""
-                    ),
-                    "sku": str(row.get("seller_sku") or row.get("sku_id") or ""),
-                    "quantity": 1,
-                }
-            )
-    return lines
-
-
-def parse_tiktok_cancellation(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A cancellation of ``/return_refund/202309/cancellations/search``."""
-    if str(payload.get("cancel_type") or "BUYER_CANCEL") != "BUYER_CANCEL":
-        raise ValidationFailed(
-            "Only a buyer's cancel request (cancel_type BUYER_CANCEL) is an after-sales "
-            "case; seller and system cancellations arrive with the order.",
-            fields={"cancel_type": str(payload.get("cancel_type"))},
-        )
-    return {
-        "platform": "tiktok",
-        "platform_order_id": str(payload.get("order_id") or ""),
-        "kind": CaseKind.CANCEL,
-        "platform_case_id": str(payload.get("cancel_id") or ""),
-        "status": str(payload.get("cancel_status") or ""),
-        "reason": str(
-            payload.get("cancel_reason_text") or payload.get("cancel_reason") or ""
-        ),
-        "amount": _money(payload.get("refund_amount")),
-        "lines": _tiktok_lines(payload.get("cancel_line_items")),
-        "has_return": False,
-        "due_at": _next_action_deadline(payload.get("seller_next_action_response")),
-        "opened_at": parse_unix(payload.get("create_time"), field="create_time"),
-        "updated_at": parse_unix(payload.get("update_time"), field="update_time"),
-    }
-
-
-def parse_tiktok_return(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A return of ``/return_refund/202309/returns/search`` (refund, return, replacement)."""
-    return_type = str(payload.get("return_type") or "")
-    if return_type not in TIKTOK_RETURN_KINDS:
-        raise ValidationFailed(
-            "return_type must be REFUND, RETURN_AND_REFUND or REPLACEMENT.",
-            fields={"return_type": return_type},
-        )
-    return {
-        "platform": "tiktok",
-        "platform_order_id": str(payload.get("order_id") or ""),
-        "kind": TIKTOK_RETURN_KINDS[return_type],
-        "platform_case_id": str(payload.get("return_id") or ""),
-        "status": str(payload.get("return_status") or ""),
-        "reason": str(
-            payload.get("return_reason_text") or payload.get("return_reason") or ""
-        ),
-        "amount": _money(payload.get("refund_amount")),
-        "lines": _tiktok_lines(payload.get("return_line_items")),
-        "has_return": return_type == "RETURN_AND_REFUND",
-        "due_at": _next_action_deadline(payload.get("seller_next_action_response")),
-        "return_tracking_number": str(payload.get("return_tracking_number") or ""),
-        "return_carrier": str(payload.get("return_provider_name") or ""),
-        "opened_at": parse_unix(payload.get("create_time"), field="create_time"),
-        "updated_at": parse_unix(payload.get("update_time"), field="update_time"),
-    }
-
-
-def parse_taobao_refund(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A Taobao refund (``taobao.refund.get``, TMC refund messages): per sub-order."""
-    has_return = bool(_bool(payload.get("has_good_return")))
-    oid = str(payload.get("oid") or "")
-    return {
-        "platform": "taobao",
-        "platform_order_id": str(payload.get("tid") or ""),
-        "kind": CaseKind.RETURN if has_return else CaseKind.REFUND,
-        "platform_case_id": str(payload.get("refund_id") or ""),
-        "status": str(payload.get("status") or ""),
-        "reason": str(payload.get("reason") or ""),
-        "description": str(payload.get("desc") or ""),
-        "amount": payload.get("refund_fee"),
-        "lines": (
-            [{"line_id": oid, "quantity": int(payload.get("num") or 0) or None}]
-            if oid
-            else []
-        ),
-        "has_return": has_return,
-        "return_tracking_number": str(payload.get("sid") or ""),
-        "return_carrier": str(payload.get("company_name") or ""),
-        "opened_at": parse_local(payload.get("created"), TAOBAO_TZ, field="created"),
-        "updated_at": parse_local(payload.get("modified"), TAOBAO_TZ, field="modified"),
-    }
-
-
-def parse_aliexpress_issue(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """An AliExpress issue (dispute) of the issue API."""
-    status = str(payload.get("issue_status") or "")
-    child = str(payload.get("order_id") or "")
-    return {
-        "platform": "aliexpress",
-        "platform_order_id": str(payload.get("parent_order_id") or ""),
-        "kind": CaseKind.DISPUTE,
-        "platform_case_id": str(payload.get("id") or ""),
-        "status": "" if status in ALIEXPRESS_VAGUE else status,
-        "reason": str(
-            payload.get("reason_english") or payload.get("reason_chinese") or ""
-        ),
-        "amount": _money(payload.get("limit_refund_amount")),
-        "lines": [{"line_id": child, "quantity": None}] if child else [],
-        "has_return": _bool(payload.get("has_return"))
-        or status in ("WAIT_BUYER_SEND_GOODS", "WAIT_SELLER_RECEIVE_GOODS"),
-        "opened_at": parse_local(
-            payload.get("gmt_create"), ALIEXPRESS_TZ, field="gmt_create"
-        ),
-        "updated_at": parse_local(
-            payload.get("gmt_modified"), ALIEXPRESS_TZ, field="gmt_modified"
-        ),
-    }
+def _unwrapped(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A platform API response around one case (its envelope) → the case object."""
+    for platform in platforms().values():
+        if platform.unwrap_case is None:
+            continue
+        inner = platform.unwrap_case(payload)
+        if inner is not payload:
+            if "shop" in payload and "shop" not in inner:
+                inner = {**inner, "shop": payload["shop"]}
+            return inner
+    return payload
 
 
 def native_format(payload: Mapping[str, Any]) -> str:
     """Which platform object ``payload`` is, by its own field names ('' for unified)."""
-    if "cancel_id" in payload:
-        return "tiktok_cancellation"
-    if "return_id" in payload:
-        return "tiktok_return"
-    if "refund_id" in payload and "tid" in payload:
-        return "taobao_refund"
-    if "issue_status" in payload and "parent_order_id" in payload:
-        return "aliexpress_issue"
-    return ""
-
-
-PARSERS = {
-    "tiktok_cancellation": parse_tiktok_cancellation,
-    "tiktok_return": parse_tiktok_return,
-    "taobao_refund": parse_taobao_refund,
-    "aliexpress_issue": parse_aliexpress_issue,
-}
+    return _platform_of(payload)[1]
 
 
 def to_unified(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A native payload in the unified shape; a unified one as it is."""
-    fmt = native_format(payload)
+    """A native payload (bare or in its API response) in the unified shape; a unified
+    one as it is."""
+    payload = _unwrapped(payload)
+    platform, fmt = _platform_of(payload)
     if not fmt:
         return dict(payload)
     try:
-        unified = PARSERS[fmt](payload)
+        unified = platform.case_parsers[fmt](payload)
     except OmsError:
         raise
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise ValidationFailed(
             f"Not a valid {fmt} payload.", format=fmt, reason=str(exc)[:200]
         ) from exc
@@ -263,6 +115,16 @@ def to_unified(payload: Mapping[str, Any]) -> dict[str, Any]:
     if "shop" in payload:  # added by the caller to find the order (optional)
         unified["shop"] = payload["shop"]
     return unified
+
+
+def companion_case(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A second case the native payload stands for (TikTok Shop: a return under
+    arbitration is a dispute too), in the unified shape; None for anything else."""
+    payload = _unwrapped(payload)
+    platform, _format = _platform_of(payload)
+    if platform is None or platform.case_companion is None:
+        return None
+    return platform.case_companion(payload)
 
 
 # --- the unified shape -------------------------------------------------------------------
@@ -467,32 +329,10 @@ def ingest_case(
         raise ValidationFailed("An after-sales payload must be an object.")
     now = now or timezone.now()
     result = _ingest(organisation, payload, actor, now)
-    arbitration = tiktok_arbitration(payload)
+    arbitration = companion_case(payload)
     if arbitration is not None:
         result.arbitration = _ingest(organisation, arbitration, actor, now)
     return result
-
-
-def tiktok_arbitration(payload: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The dispute case a TikTok Shop return under arbitration stands for (its
-    ``arbitration_status``), in the unified shape; None for anything else."""
-    if native_format(payload) != "tiktok_return":
-        return None
-    status = str(payload.get("arbitration_status") or "")
-    if not status:
-        return None
-    return_id = str(payload.get("return_id") or "")
-    return {
-        **({"shop": payload["shop"]} if payload.get("shop") else {}),
-        "platform": "tiktok",
-        "platform_order_id": str(payload.get("order_id") or ""),
-        "kind": CaseKind.DISPUTE,
-        "platform_case_id": f"{return_id}:arbitration",
-        "status": status,
-        "reason": f"Arbitration of return {return_id}",
-        "amount": _money(payload.get("refund_amount")),
-        "updated_at": parse_unix(payload.get("update_time"), field="update_time"),
-    }
 
 
 def _ingest(
@@ -641,6 +481,8 @@ def _case_items(order: Order, data: UnifiedCase) -> list[dict[str, Any]] | None:
         return None
     lines = list(order.items.all())
     by_line = {line.line_id: line for line in lines if line.line_id}
+    for line in lines:  # every unit's id (TikTok reports one line item per unit)
+        by_line.update((str(i), line) for i in line.platform_line_ids or ())
     by_sku = {line.sku: line for line in lines if line.sku}
     quantities: dict[int, int] = {}
     unknown = []
@@ -780,3 +622,62 @@ def _record_unmatched(case: Case, status: str, actor: Actor, now: datetime) -> N
 def _reload(case: Case) -> Case:
     case.refresh_from_db()
     return case
+
+
+# --- cases a platform reports on one line of an order -------------------------------
+
+
+def on_lines_reported(order: Order, actor: Actor, when: datetime) -> None:
+    """``orders.ingest.AFTER_INGEST``: a refund or dispute an order payload reports on
+    one of its lines (Taobao sub-order ``refund_status``, an AliExpress child order in
+    ``IN_ISSUE``) opens its case on that line only, unless one is open there already.
+    Which line status means which case is the platform's (``Platform.line_case``).
+
+    Runs before the order-wide hook, so an AliExpress IN_ISSUE order whose dispute sits
+    on one child order gets the dispute on that child, not on every line."""
+    line_case = get_platform(order.platform).line_case
+    if line_case is None:
+        return
+    wanted = []
+    for item in order.items.all():
+        found = line_case(item.refund_status) if item.refund_status else None
+        if found is not None:
+            wanted.append((item, *found))
+    if not wanted:
+        return
+    open_on = {
+        (kind, item_id)
+        for kind, item_id in Case.objects.filter(
+            order=order, state=CaseState.OPEN
+        ).values_list("kind", "items__order_item_id")
+    }
+    platform = Actor.platform(order.platform)
+    for item, kind, status in wanted:
+        if (kind, item.pk) in open_on or (kind, None) in open_on:
+            continue  # already open on this line (or on the whole order)
+        spec = get_case_spec(order.platform, kind)
+        try:
+            code = spec.normalise(status) if status else ""
+        except ValidationFailed:
+            code = ""
+        if code and not spec.status(code).is_open:
+            code = ""
+        try:
+            with transaction.atomic():
+                services.open_case(
+                    order,
+                    kind,
+                    platform,
+                    status=code,
+                    items=[{"item": item.pk, "quantity": item.quantity}],
+                    now=when,
+                )
+        except OmsError:
+            logger.warning(
+                "no %s case for line %s of order %s",
+                kind,
+                item.pk,
+                order.pk,
+                exc_info=True,
+            )
+        open_on.add((kind, item.pk))

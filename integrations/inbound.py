@@ -135,6 +135,7 @@ def unified_payload(order: Order) -> dict[str, Any]:
             "nick": order.buyer_nick,
             "name": order.buyer_name,
             "phone": order.buyer_phone,
+            "phone_country_code": order.buyer_phone_country_code,
             "email": order.buyer_email,
         },
         "address": {
@@ -154,6 +155,7 @@ def unified_payload(order: Order) -> dict[str, Any]:
         "items": [
             {
                 "line_id": item.line_id,
+                "platform_line_ids": list(item.platform_line_ids or []),
                 "sku": item.sku,
                 "title": item.title,
                 "spec": item.spec,
@@ -318,10 +320,10 @@ def read_body(request) -> bytes:
     except ValueError:
         length = 0
     if length > MAX_BODY:
-        raise PayloadTooLarge()
+        raise PayloadTooLarge(max_bytes=MAX_BODY)
     body = request.body
     if len(body) > MAX_BODY:
-        raise PayloadTooLarge()
+        raise PayloadTooLarge(max_bytes=MAX_BODY)
     return body
 
 

@@ -24,12 +24,13 @@ from django.db import IntegrityError, transaction
 
 from oms.core.errors import OmsError, UnknownNativeStatus, ValidationFailed
 from oms.core.money import parse_amount
+from oms.core.phones import COUNTRY_CODE, normalise_country_code
 from oms.core.timeutils import parse_iso
 from orders import effects
 from orders.choices import Channel, DeadlineKind, EventType, Flag, Stage
 from orders.machine import RESUME, PlatformSpec, direct_transition, path_exists
 from orders.models import Order, OrderItem, Shop
-from orders.platforms import get_spec
+from orders.platforms import get_platform, get_spec
 from orders.services import (
     AFTER_TRANSITION,
     Actor,
@@ -55,14 +56,16 @@ ADDRESS_FIELDS = {
 TIME_FIELDS = ("paid_at", "shipped_at", "delivered_at", "completed_at", "closed_at")
 AMOUNT_FIELDS = ("shipping_fee", "discount", "tax", "total")
 ITEM_FIELDS = ("sku", "title", "spec", "quantity", "unit_price", "discount", "image_url",
-               "native_status", "refund_status")  # fmt: skip
+               "native_status", "refund_status", "platform_line_ids")  # fmt: skip
 
 # What the platform fixes at a stage (see the module docstring), with the refusal codes.
 AMOUNT_LOCKED = "amount_locked_after_payment"
 ADDRESS_LOCKED = "address_locked_after_shipment"
 PRICE_COLUMNS = ("currency", *AMOUNT_FIELDS, "items_total")
 ITEM_PRICE_FIELDS = ("quantity", "unit_price", "discount")
-RECIPIENT_COLUMNS = (*ADDRESS_FIELDS.values(), "buyer_name", "buyer_phone")
+RECIPIENT_COLUMNS = (
+    *ADDRESS_FIELDS.values(), "buyer_name", "buyer_phone", "buyer_phone_country_code",
+)  # fmt: skip
 
 
 @dataclass
@@ -127,10 +130,22 @@ class UnifiedOrder:
                 continue
             for key, column in mapping.items():
                 columns[column] = str(block.get(key) or "").strip()
+            if group == "buyer":
+                # The country calling code apart from the number ("+86"); the number
+                # is kept as sent, masked or not.
+                code = normalise_country_code(block.get("phone_country_code"))
+                if code and not COUNTRY_CODE.match(code):
+                    errors["buyer.phone_country_code"] = "a calling code such as +86"
+                columns["buyer_phone_country_code"] = code
         if len(columns.get("address_country", "")) > 2:
             errors["address.country"] = "use the ISO 3166 two-letter code"
         currency = str(payload.get("currency") or "").upper()
-        if len(currency) != 3 or not currency.isalpha():
+        if not currency:
+            # Never the shop's default: an amount in an unknown currency is refused.
+            errors["currency"] = (
+                "currency_required: the ISO 4217 code of the amounts, such as CNY"
+            )
+        elif len(currency) != 3 or not currency.isalpha():
             errors["currency"] = "an ISO 4217 code such as CNY"
         columns["currency"] = currency
         money = currency if "currency" not in errors else None  # its decimals
@@ -219,8 +234,19 @@ def _parse_item(raw: Any, currency: str | None = None) -> dict[str, Any]:
     quantity = raw.get("quantity", 1)
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         raise ValidationFailed("quantity must be a whole number of at least 1")
+    line_ids = raw.get("platform_line_ids")
+    if line_ids is None:
+        line_ids = [raw["line_id"]] if raw.get("line_id") else []
+    if not isinstance(line_ids, list) or not all(
+        isinstance(v, str | int) and not isinstance(v, bool) for v in line_ids
+    ):
+        raise ValidationFailed("platform_line_ids must be a list of line ids")
+    line_ids = [str(v)[:64] for v in line_ids]
+    if len(line_ids) > quantity:
+        raise ValidationFailed("more platform_line_ids than units (quantity)")
     return {
-        "line_id": str(raw.get("line_id") or ""),
+        "line_id": str(raw.get("line_id") or (line_ids[0] if line_ids else "")),
+        "platform_line_ids": line_ids,
         "sku": str(raw.get("sku") or ""),
         "title": title[:500],
         "spec": str(raw.get("spec") or "")[:300],
@@ -246,22 +272,45 @@ class IngestResult:
     refused: list[dict[str, str]] = field(default_factory=list)
 
 
-def ingest_native(
-    *, shop: Shop, payload: Mapping[str, Any], channel: str | None = None
-) -> IngestResult:
-    """Ingest one order as the platform sends it (its own field names)."""
-    spec = get_spec(shop.platform)
+def parse_native(shop: Shop, payload: Any) -> list[dict[str, Any]]:
+    """What a platform's API answers (a whole response with its envelope, a list
+    response, or one bare order) → the orders in it, in the unified shape.
+
+    An error envelope is ``platform_error_response``; a payload that is not this
+    platform's shape is ``invalid_input``. Pure: nothing is written."""
+    platform = get_platform(shop.platform)
+    if platform.parse_order is None:
+        raise ValidationFailed(
+            f"{platform.label} has no native order parser.", platform=platform.code
+        )
     try:
-        unified = spec.parse_native(payload)  # type: ignore[misc]
+        natives = platform.unwrap(payload) if platform.unwrap is not None else [payload]
+        return [platform.parse_order(native) for native in natives]
     except OmsError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise ValidationFailed(
-            f"Not a valid {spec.label} order payload: {exc!r}", platform=spec.code
+            f"Not a valid {platform.label} order payload: {exc!r}",
+            platform=platform.code,
         ) from exc
+
+
+def ingest_native(
+    *, shop: Shop, payload: Any, channel: str | None = None
+) -> IngestResult:
+    """Ingest one order as the platform sends it (its own field names, with or without
+    the API response's envelope). A response holding several orders is refused here:
+    take them apart with :func:`parse_native` and ingest each (the bulk-upsert API
+    does)."""
+    unified = parse_native(shop, payload)
+    if len(unified) != 1:
+        raise ValidationFailed(
+            f"Expected one order, the payload holds {len(unified)}.",
+            fields={"orders": f"{len(unified)} orders"},
+        )
     if channel is not None:
-        unified["channel"] = channel
-    return ingest_order(shop=shop, payload=unified)
+        unified[0]["channel"] = channel
+    return ingest_order(shop=shop, payload=unified[0])
 
 
 def ingest_order(

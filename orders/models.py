@@ -175,7 +175,12 @@ class Order(models.Model):
     # Buyer and address.
     buyer_nick = models.CharField(_("buyer nick"), max_length=128, blank=True)
     buyer_name = models.CharField(_("buyer name"), max_length=128, blank=True)
+    # The number as the platform sent it (masked values stay masked) and its country
+    # calling code apart ("+86"): together the E.164 number where both are known.
     buyer_phone = models.CharField(_("buyer phone"), max_length=40, blank=True)
+    buyer_phone_country_code = models.CharField(
+        _("buyer phone country code"), max_length=8, blank=True
+    )
     buyer_email = models.CharField(_("buyer email"), max_length=254, blank=True)
     address_country = models.CharField(_("country"), max_length=2, blank=True)
     address_province = models.CharField(
@@ -273,6 +278,13 @@ class Order(models.Model):
         return f"{self.platform}:{self.platform_order_id}"
 
     @property
+    def buyer_phone_e164(self) -> str:
+        """``+8613812345678``; '' when masked or without a country code."""
+        from oms.core.phones import e164
+
+        return e164(self.buyer_phone_country_code, self.buyer_phone)
+
+    @property
     def overlays(self) -> list[str]:
         return [overlay for overlay in Overlay.values if getattr(self, overlay)]
 
@@ -286,6 +298,11 @@ class OrderItem(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     line_id = models.CharField(_("platform line id"), max_length=64, blank=True)
+    # Every platform id this line stands for: TikTok reports one line item per unit, so
+    # a line of 3 units keeps 3 ids (returns and refunds name them).
+    platform_line_ids = models.JSONField(
+        _("platform line ids"), default=list, blank=True
+    )
     sku = models.CharField(_("SKU"), max_length=100, blank=True)
     title = models.CharField(_("title"), max_length=500)
     spec = models.CharField(_("variation"), max_length=300, blank=True)

@@ -55,6 +55,26 @@ class Platform:
     shop_defaults: Mapping[str, str] = field(default_factory=dict)
     demo_shops: tuple[DemoShop, ...] = ()  # the demo organisation's shops
     extras: Mapping[str, Callable[..., Any] | Any] = field(default_factory=dict)
+    # Native parsers (the package's ``parsers`` module). ``parse_order``: one native
+    # order → the unified ingest shape. ``unwrap``: whatever the platform's API answers
+    # (a whole response with its envelope, a list response, or the bare order) → the
+    # native orders in it; an error envelope raises ``PlatformErrorResponse``.
+    parse_order: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    unwrap: Callable[[Any], list[Mapping[str, Any]]] | None = None
+    # After-sales objects: ``sniff_case`` names the format of a native case payload
+    # ('' when it is not one of this platform's); ``case_parsers`` maps each format to
+    # its parser (native → the unified case shape); ``unwrap_case`` strips envelopes.
+    case_parsers: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    sniff_case: Callable[[Mapping[str, Any]], str] | None = None
+    unwrap_case: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+    # A second case a native case payload also stands for (TikTok's return under
+    # arbitration is a dispute too), in the unified case shape; None when there is none.
+    case_companion: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None
+    # A line's own refund/dispute status (OrderItem.refund_status) → the case it stands
+    # for: ``(kind, native case status)``, or None when nothing is open on the line.
+    line_case: Callable[[str], tuple[str, str] | None] | None = None
 
     @property
     def code(self) -> str:
@@ -117,6 +137,13 @@ def registry() -> dict[str, PlatformSpec]:
 
 def get_spec(code: str) -> PlatformSpec:
     return get_platform(code).spec
+
+
+def native_timezone(code: str) -> str:
+    """The zone of a platform's local time strings: ``settings.OMS_PLATFORM_TIMEZONES``
+    (by platform code) overrides the zone its package declares (``spec.native_tz``)."""
+    override = (getattr(settings, "OMS_PLATFORM_TIMEZONES", None) or {}).get(code)
+    return override or get_spec(code).native_tz
 
 
 def platform_codes() -> list[str]:

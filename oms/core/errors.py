@@ -64,3 +64,19 @@ class UnknownNativeStatus(OmsError):
     code = "unknown_native_status"
     http_status = 400
     message = "The platform sent a status code this system does not know."
+
+
+class PlatformErrorResponse(OmsError):
+    """A platform API response that is an error envelope, not data."""
+
+    code = "platform_error_response"
+    http_status = 400
+    message = "The payload is a platform error response, not an order."
+
+
+class CurrencyRequired(OmsError):
+    """An amount whose currency is not stated, on an order that has another one."""
+
+    code = "currency_required"
+    http_status = 400
+    message = "An amount has no currency; the order's currency cannot be assumed."

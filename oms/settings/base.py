@@ -380,6 +380,10 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "oms@localhost")
 # overrides (Shop.policy_overrides) win over these; these win over each platform's table.
 # The installed marketplaces: one package each (see platforms/__init__.py).
 OMS_PLATFORMS = ["platforms.taobao", "platforms.aliexpress", "platforms.tiktok"]
+# The zone of each platform's local time strings, by platform code, overriding the zone
+# its package declares (Taobao Asia/Shanghai, AliExpress America/Los_Angeles: see
+# connectors.md §2; TikTok sends Unix seconds). E.g. {"aliexpress": "Asia/Shanghai"}.
+OMS_PLATFORM_TIMEZONES: dict[str, str] = {}
 OMS_PLATFORM_POLICY_OVERRIDES: dict[str, dict[str, str]] = {}
 OMS_SYNC_SETTLE_SECONDS = float(os.environ.get("OMS_SYNC_SETTLE_SECONDS", "2"))
 OMS_JOB_RUN_RETENTION_DAYS = int(os.environ.get("OMS_JOB_RUN_RETENTION_DAYS", "30"))

@@ -22,7 +22,14 @@ def _amount(help_text: str = "", **kwargs) -> serializers.DecimalField:
 class UnifiedBuyerInput(serializers.Serializer):
     nick = serializers.CharField(required=False, allow_blank=True, max_length=128)
     name = serializers.CharField(required=False, allow_blank=True, max_length=128)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    phone = serializers.CharField(
+        required=False, allow_blank=True, max_length=40,
+        help_text="The number as the platform sends it; a masked one stays masked",
+    )  # fmt: skip
+    phone_country_code = serializers.CharField(
+        required=False, allow_blank=True, max_length=8,
+        help_text="The country calling code, apart from the number: +86",
+    )  # fmt: skip
     email = serializers.CharField(required=False, allow_blank=True, max_length=254)
 
 
@@ -41,6 +48,11 @@ class UnifiedItemInput(serializers.Serializer):
     line_id = serializers.CharField(
         required=False, allow_blank=True,
         help_text="The platform's line id; lines are matched by it, else by SKU",
+    )  # fmt: skip
+    platform_line_ids = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False,
+        help_text="Every platform id of the line's units (TikTok Shop sends one line "
+        "item per unit); at most quantity ids. Default: [line_id]",
     )  # fmt: skip
     sku = serializers.CharField(required=False, allow_blank=True)
     title = serializers.CharField(max_length=500)
@@ -101,6 +113,14 @@ class UnifiedOrderInput(serializers.Serializer):
 
 
 class BulkUpsertInput(serializers.Serializer):
+    format = serializers.CharField(
+        required=False,
+        help_text="unified (the default) or a platform code: the entries are then "
+        "that platform's own payloads or whole API responses (see the description)",
+    )
+    shop = serializers.IntegerField(
+        required=False, help_text="The shop of native entries that name none"
+    )
     orders = UnifiedOrderInput(many=True, min_length=1, max_length=MAX_ORDERS)
 
 
@@ -115,6 +135,10 @@ class RefusedChange(serializers.Serializer):
 
 class BulkUpsertResult(serializers.Serializer):
     index = serializers.IntegerField(help_text="The order's position in the request")
+    position = serializers.IntegerField(
+        required=False,
+        help_text="Native entries: the order's position within the entry's response",
+    )
     ok = serializers.BooleanField()
     id = serializers.IntegerField(required=False, help_text="The order id, when ok")
     outcome = serializers.ChoiceField(

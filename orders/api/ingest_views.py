@@ -1,4 +1,6 @@
-"""Bulk upsert: ERPs and bridges push up to 500 orders in the unified shape at once.
+"""Bulk upsert: ERPs and bridges push up to 500 orders at once, in the unified shape or
+as the platform sent them (``format``: a platform code; whole API responses with their
+envelopes are accepted, and a list response yields every order in it).
 
 Each order is ingested on its own (``orders.ingest.ingest_order``: idempotent by shop +
 platform order id, older data changes nothing) in its own transaction or savepoint, so
@@ -17,8 +19,11 @@ from oms.core.errors import NotFound, OmsError, ValidationFailed
 from orders import permissions as p
 from orders.api import ingest_serializers as i
 from orders.api.views import ACTION_ERRORS, IDEMPOTENCY
-from orders.ingest import ingest_order
+from orders.ingest import ingest_order, parse_native
 from orders.permissions import Scope
+from orders.platforms import platform_codes
+
+UNIFIED = "unified"
 
 EXAMPLE_ORDER = {
     "shop": 12,
@@ -59,8 +64,28 @@ class OrderBulkUpsertApi(OmsApiView):
 
     @extend_schema(
         operation_id="orders_bulk_upsert",
-        summary="Create or update up to 500 orders in the unified shape",
+        summary="Create or update up to 500 orders, unified or as the platform sent them",
         description=(
+            "**Formats.** `format` (top level, or on one entry) is `unified` (the "
+            "default: the shape below) or a platform code ("
+            + ", ".join(f"`{code}`" for code in platform_codes())
+            + "): the entries are then that platform's own payloads, either bare (one "
+            "order: a TOP `Trade`, an AliExpress order detail, a TikTok Shop order) or "
+            "the whole API response with its envelope (TOP "
+            '`{"trade_fullinfo_get_response": {"trade": …}}` or '
+            '`trades_sold_get_response`, AliExpress `{"…_response": {"target": …}}` / '
+            '`{"result": {"target_list": …}}`, TikTok Shop `{"code": 0, '
+            '"message", "data": {"orders": [...]}}`). A native entry is the '
+            'payload itself with the top-level `shop`, or `{"shop": id, "format": '
+            'code, "payload": <native>}`; the shop must be on that platform. A '
+            "response holding several orders gives one result each (same `index`, "
+            "`position` within the entry). An error envelope (TOP `error_response`, a "
+            "TikTok `code` other than 0, AliExpress `success: false`) fails that entry "
+            "with `platform_error_response`; an amount without a currency on an order "
+            "in another currency fails with `currency_required`. "
+            'Example: `{"format": "tiktok", "shop": 12, "orders": '
+            '[{"code": 0, "message": "Success", "data": {"orders": '
+            "[...]}}]}`.\n\n"
             "Each order is ingested on its own, idempotently by shop + "
             "platform_order_id: the same order twice answers `unchanged`, an older "
             "`platform_updated_at` answers `stale` and changes nothing. One result per "
@@ -124,35 +149,74 @@ class OrderBulkUpsertApi(OmsApiView):
                 f'Send {{"orders": [...]}} with 1 to {i.MAX_ORDERS} orders.',
                 fields={"orders": f"a list of 1 to {i.MAX_ORDERS} orders"},
             )
+        fmt = data.get("format") or UNIFIED
+        if fmt not in (UNIFIED, *platform_codes()):
+            raise ValidationFailed(
+                "format is unified or a platform code.",
+                fields={"format": ", ".join((UNIFIED, *platform_codes()))},
+            )
         shops = self.ctx.organisation.shops.all()
         if self.ctx.shop_ids is not None:
             shops = shops.filter(pk__in=self.ctx.shop_ids)
         by_id = {shop.pk: shop for shop in shops}
-        results = [self._one(index, raw, by_id) for index, raw in enumerate(orders)]
+        results = []
+        for index, raw in enumerate(orders):
+            results += self._entry(index, raw, fmt, data.get("shop"), by_id)
         ok = sum(result["ok"] for result in results)
         return Response({"results": results, "ok": ok, "failed": len(results) - ok})
 
-    def _one(self, index: int, raw, shops: dict) -> dict:
+    def _shop(self, shop_id, shops: dict):
+        if isinstance(shop_id, bool) or not isinstance(shop_id, int):
+            raise ValidationFailed(
+                "shop (your shop's id) is required.", fields={"shop": "required"}
+            )
+        shop = shops.get(shop_id)
+        if shop is None:  # another organisation's, or outside this key's shops
+            raise NotFound("No such shop.", shop=shop_id)
+        return shop
+
+    def _entry(self, index: int, raw, fmt: str, top_shop, shops: dict) -> list[dict]:
         try:
             if not isinstance(raw, Mapping):
                 raise ValidationFailed("An order must be an object.")
-            shop_id = raw.get("shop")
-            if isinstance(shop_id, bool) or not isinstance(shop_id, int):
-                raise ValidationFailed(
-                    "shop (your shop's id) is required.", fields={"shop": "required"}
+            if "payload" in raw and ("format" in raw or fmt != UNIFIED):
+                fmt = raw.get("format") or fmt
+                shop_id, native = raw.get("shop", top_shop), raw["payload"]
+            else:
+                shop_id, native = (
+                    (raw.get("shop"), None) if fmt == UNIFIED else (top_shop, raw)
                 )
-            shop = shops.get(shop_id)
-            if shop is None:  # another organisation's, or outside this key's shops
-                raise NotFound("No such shop.", shop=shop_id)
-            result = run_item(
-                lambda: ingest_order(shop=shop, payload=raw, actor=self.ctx.actor)
-            )
-            if isinstance(result, OmsError):
-                raise result
+            if fmt == UNIFIED:
+                return [self._one(index, None, self._shop(shop_id, shops), raw)]
+            if fmt not in platform_codes():
+                raise ValidationFailed(
+                    "format is unified or a platform code.", fields={"format": fmt}
+                )
+            shop = self._shop(shop_id, shops)
+            if shop.platform != fmt:
+                raise ValidationFailed(
+                    f"Shop {shop.pk} is a {shop.platform} shop, not {fmt}.",
+                    fields={"format": fmt, "shop": shop.platform},
+                )
+            unified = parse_native(shop, native)
         except OmsError as exc:
-            return {"index": index, "ok": False, "error": exc.as_dict()}
+            return [{"index": index, "ok": False, "error": exc.as_dict()}]
+        return [
+            self._one(index, position, shop, order)
+            for position, order in enumerate(unified)
+        ]
+
+    def _one(self, index: int, position, shop, payload) -> dict:
+        where = {"index": index}
+        if position is not None:
+            where["position"] = position
+        result = run_item(
+            lambda: ingest_order(shop=shop, payload=payload, actor=self.ctx.actor)
+        )
+        if isinstance(result, OmsError):
+            return {**where, "ok": False, "error": result.as_dict()}
         return {
-            "index": index,
+            **where,
             "ok": True,
             "id": result.order.pk,
             "outcome": result.outcome,

@@ -39,14 +39,19 @@ class ShopOutput(serializers.ModelSerializer):
 class ItemOutput(serializers.ModelSerializer):
     class Meta:
         model = OrderItem
-        fields = ["sku", "title", "spec", "quantity", "unit_price", "discount", "image_url",
-                  "native_status", "refund_status"]  # fmt: skip
+        fields = ["line_id", "platform_line_ids", "sku", "title", "spec", "quantity",
+                  "unit_price", "discount", "image_url", "native_status",
+                  "refund_status"]  # fmt: skip
 
 
 class BuyerOutput(serializers.Serializer):
     nick = serializers.CharField(source="buyer_nick")
     name = serializers.CharField(source="buyer_name")
     phone = serializers.SerializerMethodField()
+    phone_country_code = serializers.CharField(
+        source="buyer_phone_country_code",
+        help_text="The country calling code, apart from the number (+86)",
+    )
     email = serializers.CharField(source="buyer_email")
 
     def get_phone(self, order: Order) -> str:

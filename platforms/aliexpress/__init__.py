@@ -2,7 +2,7 @@
 
 from orders.capabilities import PLATFORM_RULE, DemoShop, FundRelease, MessageRule
 from orders.platforms import Platform
-from platforms.aliexpress import cases, simulator
+from platforms.aliexpress import cases, parsers, simulator
 from platforms.aliexpress.orders import SPEC
 from platforms.aliexpress.webhooks import WEBHOOK
 
@@ -28,4 +28,10 @@ PLATFORM = Platform(
     cases=cases.SPECS,
     close_on_full_refund=cases.CLOSE_ON_FULL_REFUND,
     simulator=simulator,
+    parse_order=parsers.parse_order,
+    unwrap=parsers.unwrap,
+    case_parsers=parsers.CASE_PARSERS,
+    sniff_case=parsers.sniff_case,
+    unwrap_case=parsers.unwrap_case,
+    line_case=parsers.line_case,
 )

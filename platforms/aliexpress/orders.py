@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from oms.core.timeutils import parse_local
 from orders import guards as g
 from orders import permissions as p
 from orders.choices import DeadlineKind as K
@@ -206,92 +205,6 @@ def _children(order: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list(value)
 
 
-def parse_native(order: Mapping[str, Any]) -> dict[str, Any]:
-    """An order detail (findorderbyid / solution.order.info.get) → the unified shape."""
-    status = order["order_status"]
-    address = order.get("receipt_address") or {}
-    buyer = order.get("buyer_info") or {}
-    total, currency = _money(order.get("order_amount"))
-    shipping, _ = _money(order.get("logistics_amount"))
-    deadlines = {}
-    if order.get("over_time_left") and status in TIMEOUT_KIND:
-        deadlines[TIMEOUT_KIND[status]] = parse_local(
-            order["over_time_left"], TZ, field="over_time_left"
-        )
-    items = []
-    for child in _children(order):
-        price, _ = _money(child.get("product_price"))
-        items.append(
-            {
-                "line_id": str(child.get("child_order_id", "")),
-                "sku": child.get("sku_code") or str(child.get("product_id", "")),
-                "title": child.get("product_name", ""),
-                "spec": _variation(child),
-                "quantity": int(child.get("product_count", 1)),
-                "unit_price": price,
-                "discount": "0",
-                "image_url": child.get("product_snap_url", ""),
-                "native_status": child.get("order_status", ""),
-                "refund_status": child.get("issue_status", ""),
-            }
-        )
-    name = " ".join(
-        part for part in (buyer.get("first_name"), buyer.get("last_name")) if part
-    )
-    end_time = parse_local(order.get("gmt_trade_end"), TZ, field="gmt_trade_end")
-    end_reason = order.get("order_end_reason", "") or ""
-    return {
-        "platform_order_id": str(order["id"]),
-        "native_status": status,
-        "end_reason": end_reason,
-        "platform_updated_at": parse_local(
-            order.get("gmt_modified"), TZ, field="gmt_modified"
-        ),
-        "created_at": parse_local(order.get("gmt_create"), TZ, field="gmt_create"),
-        "paid_at": parse_local(
-            order.get("gmt_pay_success"), TZ, field="gmt_pay_success"
-        ),
-        "shipped_at": parse_local(
-            order.get("gmt_send_goods"), TZ, field="gmt_send_goods"
-        ),
-        "completed_at": end_time
-        if status in ("FUND_PROCESSING", "FINISH") and end_reason in NORMAL_END_REASONS
-        else None,
-        "closed_at": end_time
-        if status == "FINISH" and end_reason not in NORMAL_END_REASONS
-        else None,
-        "buyer": {
-            "nick": order.get("buyerloginid") or buyer.get("login_id", ""),
-            "name": address.get("contact_person") or name,
-            "phone": " ".join(
-                part
-                for part in (address.get("phone_country"), address.get("mobile_no"))
-                if part
-            ),
-            "email": "",
-        },
-        "address": {
-            "country": address.get("country") or buyer.get("country", ""),
-            "province": address.get("province", ""),
-            "city": address.get("city", ""),
-            "district": "",
-            "street": " ".join(
-                part
-                for part in (address.get("detail_address"), address.get("address2"))
-                if part
-            ),
-            "postcode": address.get("zip", ""),
-        },
-        "items": items,
-        "currency": currency or "USD",
-        "shipping_fee": shipping,
-        "discount": "0",
-        "total": total,
-        "buyer_message": order.get("memo", ""),
-        "deadlines": deadlines,
-    }
-
-
 SPEC = PlatformSpec(
     code="aliexpress",
     label="AliExpress",
@@ -299,6 +212,5 @@ SPEC = PlatformSpec(
     statuses=STATUSES,
     transitions=TRANSITIONS,
     policy=POLICY,
-    parse_native=parse_native,
     docs="AliExpress open platform order API (findorderbyid), checked 2026-11.",
 )

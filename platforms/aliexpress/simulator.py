@@ -289,6 +289,9 @@ def simulate(
         price = pick.product.price
         items_total += price * pick.quantity
         line_status = child_status
+        if status == "IN_ISSUE" and index > 0:
+            # The buyer's dispute is on one child order; the others stay shipped.
+            line_status = "WAIT_BUYER_ACCEPT_GOODS"
         if status == "SELLER_PART_SEND_GOODS":
             line_status = (
                 "WAIT_BUYER_ACCEPT_GOODS" if index == 0 else "WAIT_SELLER_SEND_GOODS"
@@ -312,7 +315,9 @@ def simulate(
                 "logistics_type": "CAINIAO_STANDARD",
                 "logistics_service_name": "AliExpress Standard Shipping",
                 "order_status": line_status,
-                "issue_status": issue_status,
+                "issue_status": issue_status
+                if index == 0 or issue_status != "IN_ISSUE"
+                else "NO_ISSUE",
                 "frozen_status": frozen_status,
                 "fund_status": "PAY_SUCCESS" if paid else "WAIT_SELLER_CHECK",
             }

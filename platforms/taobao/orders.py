@@ -5,10 +5,8 @@ Unconfirmed figures (unpaid close, ship window, auto-confirm) are product defaul
 are marked so in the policy table.
 """
 
-from collections.abc import Mapping
 from typing import Any
 
-from oms.core.timeutils import parse_local
 from orders import guards as g
 from orders import permissions as p
 from orders.choices import DeadlineKind as K
@@ -155,78 +153,6 @@ def _listed(value: Any, key: str) -> list[dict[str, Any]]:
     return list(value or [])
 
 
-def parse_native(trade: Mapping[str, Any]) -> dict[str, Any]:
-    """A TOP ``Trade`` (taobao.trade.fullinfo.get) → the unified ingest shape."""
-    lines = _listed(trade.get("orders"), "order")
-    status = trade["status"]
-    deadlines = {}
-    timeout = next(
-        (o.get("timeout_action_time") for o in lines if o.get("timeout_action_time")),
-        None,
-    )
-    if timeout and status in TIMEOUT_KIND:
-        deadlines[TIMEOUT_KIND[status]] = parse_local(
-            timeout, TZ, field="timeout_action_time"
-        )
-    return {
-        "platform_order_id": str(trade["tid"]),
-        "native_status": status,
-        "platform_updated_at": parse_local(trade.get("modified"), TZ, field="modified"),
-        "created_at": parse_local(trade.get("created"), TZ, field="created"),
-        "paid_at": parse_local(trade.get("pay_time"), TZ, field="pay_time"),
-        "shipped_at": parse_local(trade.get("consign_time"), TZ, field="consign_time"),
-        "closed_at": parse_local(trade.get("end_time"), TZ, field="end_time")
-        if status.startswith("TRADE_CLOSED")
-        else None,
-        "completed_at": parse_local(trade.get("end_time"), TZ, field="end_time")
-        if status == "TRADE_FINISHED"
-        else None,
-        "buyer": {
-            "nick": trade.get("buyer_nick", ""),
-            "name": trade.get("receiver_name", ""),
-            "phone": trade.get("receiver_mobile") or trade.get("receiver_phone", ""),
-            "email": "",
-        },
-        "address": {
-            "country": "CN",
-            "province": trade.get("receiver_state", ""),
-            "city": trade.get("receiver_city", ""),
-            "district": trade.get("receiver_district", ""),
-            "street": " ".join(
-                part
-                for part in (trade.get("receiver_town"), trade.get("receiver_address"))
-                if part
-            ),
-            "postcode": trade.get("receiver_zip", ""),
-        },
-        "items": [
-            {
-                "line_id": str(line.get("oid", "")),
-                "sku": line.get("outer_sku_id")
-                or line.get("outer_iid")
-                or str(line.get("sku_id", "")),
-                "title": line.get("title", ""),
-                "spec": line.get("sku_properties_name", ""),
-                "quantity": int(line.get("num", 1)),
-                "unit_price": line.get("price", "0"),
-                "discount": line.get("discount_fee", "0"),
-                "image_url": line.get("pic_path", ""),
-                "native_status": line.get("status", ""),
-                "refund_status": line.get("refund_status", ""),
-            }
-            for line in lines
-        ],
-        "currency": "CNY",
-        "shipping_fee": trade.get("post_fee", "0"),
-        "discount": trade.get("discount_fee", "0"),
-        "total": trade.get("payment") or trade.get("total_fee", "0"),
-        "buyer_message": trade.get("buyer_message", ""),
-        "seller_memo": trade.get("seller_memo", ""),
-        "flag": FLAGS.get(int(trade.get("seller_flag") or 0), ""),
-        "deadlines": deadlines,
-    }
-
-
 SPEC = PlatformSpec(
     code="taobao",
     label="Taobao",
@@ -234,6 +160,5 @@ SPEC = PlatformSpec(
     statuses=STATUSES,
     transitions=TRANSITIONS,
     policy=POLICY,
-    parse_native=parse_native,
     docs="Taobao Open Platform trade API (taobao.trade.fullinfo.get), checked 2026-11.",
 )

@@ -1,7 +1,10 @@
 """Simulated Taobao trades in TOP ``Trade`` shape (taobao.trade.fullinfo.get).
 
 Times are Beijing-time strings, amounts yuan strings, ``tid``/``oid`` 19-digit strings.
-Totals add up: ``payment`` = Σ(price × num − line discount) + post_fee − discount_fee.
+Totals add up: ``payment`` = Σ(price × num − line discount) + post_fee − discount_fee,
+and the trade's coupon is divided over the lines as TOP does: each line's
+``divide_order_fee`` is what the buyer paid for it (Σ divide_order_fee + post_fee =
+payment).
 """
 
 from collections.abc import Iterator
@@ -293,6 +296,7 @@ def simulate(
             if items_total >= threshold:
                 coupon = amount
     payment = items_total + post_fee - coupon
+    _divide(lines, coupon)
     name, mobile, nick = cn_person(rng)
     province, city, district, town, street, postcode = rng.choice(CN_ADDRESSES)
     flag = rng.randint(1, 5) if rng.random() < 0.1 else 0
@@ -363,3 +367,22 @@ def stream(
             continue
         seen.add(sim.payload["tid"])
         yield sim
+
+
+def _divide(lines: list[dict], coupon: Decimal) -> None:
+    """Share ``coupon`` over the lines in proportion to their payment (the last line
+    takes the rounding), writing each line's ``divide_order_fee``."""
+    paid = [Decimal(line["payment"]) for line in lines]
+    base = sum(paid, Decimal(0))
+    left = coupon
+    for index, (line, amount) in enumerate(zip(lines, paid, strict=True)):
+        if index == len(lines) - 1:
+            share = left
+        else:
+            share = (
+                (coupon * amount / base).quantize(Decimal("0.01"))
+                if base
+                else Decimal(0)
+            )
+        left -= share
+        line["divide_order_fee"] = fmt(amount - share, CURRENCY)

@@ -2,7 +2,7 @@
 
 from orders.capabilities import PRODUCT_DEFAULT, DemoShop, MessageRule
 from orders.platforms import Platform
-from platforms.tiktok import cases, simulator
+from platforms.tiktok import cases, parsers, simulator
 from platforms.tiktok.orders import SPEC
 from platforms.tiktok.webhooks import WEBHOOK
 
@@ -26,4 +26,10 @@ PLATFORM = Platform(
     cases=cases.SPECS,
     close_on_full_refund=cases.CLOSE_ON_FULL_REFUND,
     simulator=simulator,
+    parse_order=parsers.parse_order,
+    unwrap=parsers.unwrap,
+    case_parsers=parsers.CASE_PARSERS,
+    sniff_case=parsers.sniff_case,
+    unwrap_case=parsers.unwrap_case,
+    case_companion=parsers.arbitration,
 )

@@ -6,15 +6,12 @@ by market: the UK holds paid orders for 1 h (ON_HOLD); TH and US give 24 h inste
 48 h to answer a buyer's cancel request.
 """
 
-from collections import OrderedDict
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_noop as _
 
 from oms.core.money import parse_amount
-from oms.core.timeutils import parse_unix
 from orders import guards as g
 from orders import permissions as p
 from orders.choices import DeadlineKind as K
@@ -171,87 +168,6 @@ def _amount(value: Any) -> Decimal:
     return parse_amount(value or "0")
 
 
-def parse_native(order: Mapping[str, Any]) -> dict[str, Any]:
-    """A Get Order Detail (202309) order → the unified shape.
-
-    Each TikTok line item is one unit, so lines of the same SKU are counted together.
-    """
-    status = SPEC.normalise(str(order["status"]))
-    payment = order.get("payment") or {}
-    address = order.get("recipient_address") or {}
-    districts = {
-        d.get("address_level"): d.get("address_name", "")
-        for d in address.get("district_info", [])
-    }
-    grouped: OrderedDict[str, dict[str, Any]] = OrderedDict()
-    line_discounts = Decimal(0)
-    for line in order.get("line_items", []):
-        key = str(line.get("sku_id") or line.get("seller_sku") or line.get("id"))
-        discount = _amount(line.get("seller_discount")) + _amount(
-            line.get("platform_discount")
-        )
-        line_discounts += discount
-        if key in grouped:
-            grouped[key]["quantity"] += 1
-            grouped[key]["discount"] += discount
-            continue
-        grouped[key] = {
-            "line_id": str(line.get("id", "")),
-            "sku": line.get("seller_sku") or str(line.get("sku_id", "")),
-            "title": line.get("product_name", ""),
-            "spec": line.get("sku_name", ""),
-            "quantity": 1,
-            "unit_price": line.get("original_price") or line.get("sale_price", "0"),
-            "discount": discount,
-            "image_url": line.get("sku_image", ""),
-            "native_status": line.get("display_status", ""),
-            "refund_status": "",
-        }
-    deadlines = {}
-    for field, kind in DEADLINE_FIELDS.get(status, ()):
-        if order.get(field) and kind not in deadlines:
-            deadlines[kind] = parse_unix(order[field], field=field)
-    return {
-        "platform_order_id": str(order["id"]),
-        "native_status": status,
-        "platform_updated_at": parse_unix(
-            order.get("update_time"), field="update_time"
-        ),
-        "created_at": parse_unix(order.get("create_time"), field="create_time"),
-        "paid_at": parse_unix(order.get("paid_time"), field="paid_time"),
-        "shipped_at": parse_unix(order.get("rts_time"), field="rts_time"),
-        "delivered_at": parse_unix(order.get("delivery_time"), field="delivery_time"),
-        "closed_at": parse_unix(order.get("cancel_time"), field="cancel_time"),
-        "buyer": {
-            "nick": str(order.get("user_id", "")),
-            "name": address.get("name", ""),
-            "phone": address.get("phone_number", ""),
-            "email": order.get("buyer_email", ""),
-        },
-        "address": {
-            "country": address.get("region_code", ""),
-            "province": districts.get("L1", ""),
-            "city": districts.get("L2", ""),
-            "district": districts.get("L3", ""),
-            "street": address.get("address_detail") or address.get("full_address", ""),
-            "postcode": address.get("postal_code", ""),
-        },
-        "items": list(grouped.values()),
-        "currency": payment.get("currency", ""),
-        "shipping_fee": payment.get("shipping_fee", "0"),
-        # Order-level vouchers: what the payment's discounts hold beyond the lines' own.
-        "discount": _amount(payment.get("seller_discount"))
-        + _amount(payment.get("platform_discount"))
-        - line_discounts,
-        "tax": payment.get("tax", "0"),
-        "total": payment.get("total_amount", "0"),
-        "buyer_message": order.get("buyer_message", ""),
-        "seller_memo": order.get("seller_note", ""),
-        "cancel_requested": bool(order.get("is_buyer_request_cancel")),
-        "deadlines": deadlines,
-    }
-
-
 SPEC = PlatformSpec(
     code="tiktok",
     label="TikTok Shop",
@@ -260,6 +176,5 @@ SPEC = PlatformSpec(
     transitions=TRANSITIONS,
     policy=POLICY,
     markets=MARKETS,
-    parse_native=parse_native,
     docs="TikTok Shop Partner API 202309 (Get Order Detail), checked 2026-11.",
 )

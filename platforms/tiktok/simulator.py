@@ -2,9 +2,10 @@
 
 Times are Unix seconds (ints), ids 18-digit strings, amounts decimal strings in the
 market's currency (VND and IDR without decimals). Each line item is one unit, so a
-quantity of two is two lines with the same ``sku_id``. Seller discounts are sent at order
-level (``payment.seller_discount``) with zero line discounts, so the unified totals add up:
-``total_amount`` = Σ original_price − seller_discount + shipping_fee + tax.
+quantity of two is two lines with the same ``sku_id``. The seller's voucher is in
+``payment.seller_discount`` and shared over the units (each line item's
+``seller_discount``; its ``sale_price`` is what the buyer paid for it), so the totals add
+up: ``total_amount`` = Σ sale_price + shipping_fee + tax.
 """
 
 from collections.abc import Iterator
@@ -322,6 +323,7 @@ def simulate(
             lines.append(line)
     shipping = Decimal(rng.choice(SHIPPING[currency]))
     discount = voucher(rng, original_total, currency, share=0.3)
+    _share_out(lines, discount, currency)
     sub_total = original_total - discount
     total = sub_total + shipping
     user_id = digits(rng, 19, prefix="7")
@@ -437,3 +439,24 @@ def stream(
             continue
         seen.add(sim.payload["id"])
         yield sim
+
+
+def _share_out(lines: list[dict], discount: Decimal, currency: str) -> None:
+    """The seller's voucher shared over the units as TikTok reports it: each line
+    item's ``seller_discount`` is its part and ``sale_price`` what the buyer paid for
+    it (the last unit takes the rounding)."""
+    if not discount or not lines:
+        return
+    quantum = Decimal(fmt(Decimal(1), currency)).as_tuple().exponent
+    step = Decimal(1).scaleb(quantum)
+    prices = [Decimal(line["original_price"]) for line in lines]
+    base = sum(prices, Decimal(0))
+    left = discount
+    for index, (line, price) in enumerate(zip(lines, prices, strict=True)):
+        if index == len(lines) - 1:
+            share = left
+        else:
+            share = (discount * price / base).quantize(step)
+        left -= share
+        line["seller_discount"] = fmt(share, currency)
+        line["sale_price"] = fmt(price - share, currency)

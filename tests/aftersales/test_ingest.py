@@ -114,7 +114,7 @@ def test_a_tiktok_cancellation_becomes_the_unified_shape():
     ],
 )
 def test_tiktok_return_types_map_to_case_kinds(return_type, kind, has_return):
-    unified = ingest.parse_tiktok_return(
+    unified = ingest.to_unified(
         {
             "return_id": "9",
             "order_id": "1",
