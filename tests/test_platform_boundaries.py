@@ -49,15 +49,7 @@ SKIPPED_PARTS = {"migrations", "__pycache__"}
 # or module-level name). The native case parsers go to platforms/<code>/parsers.py (the
 # ``payload`` branch); the sandbox's return steps become the case tables' roles (the
 # ``engine`` branch). Once moved, an entry matches nothing: delete it then.
-MOVING: set[tuple[str, str]] = {
-    ("aftersales/ingest.py", "parse_tiktok_cancellation"),
-    ("aftersales/ingest.py", "parse_tiktok_return"),
-    ("aftersales/ingest.py", "parse_taobao_refund"),
-    ("aftersales/ingest.py", "parse_aliexpress_issue"),
-    ("aftersales/ingest.py", "tiktok_arbitration"),
-    ("aftersales/sandbox.py", "AGREE"),
-    ("aftersales/sandbox.py", "SEND_BACK"),
-}
+MOVING: set[tuple[str, str]] = set()
 
 
 # --- what is flagged -------------------------------------------------------------------
