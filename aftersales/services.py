@@ -55,6 +55,7 @@ from oms.core.errors import (
 )
 from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
+from orders import events as order_events
 from orders.choices import ActorKind, EventType, Stage
 from orders.machine import allowed_actions
 from orders.models import Order, OrderItem
@@ -67,7 +68,6 @@ from orders.services import (
     check_scope,
     lock_order,
     policy_for,
-    record_event,
     sync_deadlines,
 )
 
@@ -698,7 +698,7 @@ def _log(
         reason=reason[:500],
         data=details,
     )
-    record_event(
+    order_events.record(
         order,
         EventType.AFTERSALES,
         actor,

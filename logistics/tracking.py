@@ -37,7 +37,7 @@ from logistics.models import (
 from oms.core.api.batch import run_item
 from oms.core.errors import InvalidTransition, NotFound, OmsError, ValidationFailed
 from oms.core.timeutils import parse_iso
-from orders import effects
+from orders import events as order_events
 from orders import permissions as p
 from orders.actions import ACTIONS, perform, set_address_fields
 from orders.choices import EventType, NotificationLevel
@@ -53,7 +53,6 @@ from orders.services import (
     check_scope,
     lock_order,
     policy_for,
-    record_event,
 )
 
 logger = logging.getLogger(__name__)
@@ -308,7 +307,7 @@ def set_delivery_failed(
         order.version += 1
         order.updated_at = now
         order.save(update_fields=["delivery_failed", "version", "updated_at"])
-        entry = record_event(
+        order_events.record(
             order,
             EventType.SYNCED,
             actor,
@@ -323,7 +322,6 @@ def set_delivery_failed(
                 **({"tracking_code": event.code} if event else {}),
             },
         )
-        effects.schedule([entry.pk])
     return True
 
 
@@ -439,7 +437,7 @@ def shipped_address_change(
     order.version += 1
     order.updated_at = now
     order.save(update_fields=[*fields, "version", "updated_at"])
-    entry = record_event(
+    order_events.record(
         order,
         EventType.ADDRESS_CHANGED,
         actor,
@@ -449,7 +447,6 @@ def shipped_address_change(
         to_status=order.native_status,
         data={"changes": changes, "package": package.pk},
     )
-    effects.schedule([entry.pk])
     return order
 
 

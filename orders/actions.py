@@ -7,7 +7,7 @@ when the order's state does not allow it, bulk-written, and put on the timeline.
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,11 +21,15 @@ from oms.core.errors import (
 )
 from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
-from orders import effects
+from orders import events as order_events
 from orders import permissions as p
 from orders.choices import EventType, Flag, Stage
 from orders.models import Order, OrderEvent
 from orders.platforms import get_spec
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
 from orders.services import (
     Actor,
     allowed_shops_for,
@@ -33,7 +37,6 @@ from orders.services import (
     check_permission,
     check_scope,
     lock_order,
-    new_event,
 )
 
 ADDRESS_FIELDS = ("country", "province", "city", "district", "street", "postcode")
@@ -300,7 +303,7 @@ def perform_on_locked(
         written.update(fields)
         changed.append(order)
         events.append(
-            new_event(
+            order_events.build(
                 order,
                 spec.event_type,
                 actor,
@@ -314,8 +317,7 @@ def perform_on_locked(
         )
     if changed:
         bulk_update(changed, sorted(written | {"version", "updated_at"}))
-        OrderEvent.objects.bulk_create(events)
-        effects.schedule([event.pk for event in events])
+        order_events.write(events)
     return outcomes
 
 
@@ -380,3 +382,54 @@ def perform_batch_on_locked(
         )
     except ValidationFailed as exc:
         return [exc] * len(orders)
+
+
+@dataclass
+class BatchRun:
+    """A batch's outcome: the orders it locked (in id order) and, for each, the changed
+    order or the error that refused it. ``outcomes`` is None when the selection changed
+    while locking (``expected_count``): nothing was done."""
+
+    orders: list[Order]
+    outcomes: list[Order | OmsError] | None
+
+
+def run_batch(
+    actor: Actor,
+    action: str,
+    selection: "QuerySet[Order]",
+    *,
+    data: Mapping[str, Any],
+    reason: str = "",
+    expected_count: int | None = None,
+    invalid_input_refuses_each: bool = True,
+) -> BatchRun:
+    """One batch action (``BATCH_ACTIONS``) on the selected orders: the one batch
+    service that dashboard and API batch views call (they lock nothing themselves).
+
+    The orders are locked ``FOR NO KEY UPDATE`` in id order (two overlapping batches
+    never deadlock) in one transaction, and changed with one service call; a refused
+    order is left untouched and does not stop the others. With ``expected_count``,
+    nothing is done when the selection no longer has that many orders. With
+    ``invalid_input_refuses_each`` False, input the action refuses is raised instead of
+    reported on every order.
+    """
+    with transaction.atomic():
+        locked = list(
+            selection.select_for_update(of=("self",), no_key=True)
+            .select_related("shop")
+            .order_by("pk")
+        )
+        if expected_count is not None and len(locked) != expected_count:
+            return BatchRun(locked, None)
+        if invalid_input_refuses_each:
+            outcomes = perform_batch_on_locked(
+                locked, action, actor, data=data, reason=reason
+            )
+        elif action == "cancel":
+            outcomes = apply_event_to_locked(locked, "cancel", actor, reason=reason)
+        else:
+            outcomes = perform_on_locked(
+                locked, action, actor, data=data, reason=reason
+            )
+    return BatchRun(locked, outcomes)

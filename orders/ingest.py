@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from oms.core.errors import OmsError, UnknownNativeStatus, ValidationFailed
 from oms.core.money import parse_amount
 from oms.core.timeutils import parse_iso
-from orders import effects
+from orders import events as order_events
 from orders.choices import Channel, DeadlineKind, EventType, Flag, Stage
 from orders.machine import RESUME, PlatformSpec, direct_transition, path_exists
 from orders.models import Order, OrderItem, Shop
@@ -35,7 +35,6 @@ from orders.services import (
     Actor,
     enter_status,
     policy_for,
-    record_event,
     sync_deadlines,
 )
 
@@ -330,14 +329,13 @@ def _create(
     )
     sync_deadlines(order, spec, policy_for(shop, spec), when)
     order.save(update_fields=["next_deadline_at", "next_deadline_kind"])
-    event = record_event(
+    event = order_events.record(
         order,
         EventType.CREATED,
         actor,
         to_status=order.native_status,
         data={"stage": order.stage},
     )
-    effects.schedule([event.pk])
     for hook in AFTER_INGEST:
         hook(order, actor, when)
     return IngestResult(order, "created", [event.pk])
@@ -432,7 +430,7 @@ def _update(
         event_data["platform_status"] = observed
     if refused:
         event_data["refused"] = refused
-    event = record_event(
+    event = order_events.record(
         order,
         event_type,
         actor,
@@ -446,7 +444,6 @@ def _update(
         else "",
         data=event_data,
     )
-    effects.schedule([event.pk])
     if event_type in (EventType.STATUS_CHANGED, EventType.STATUS_CORRECTED):
         for hook in AFTER_TRANSITION:
             hook([order], action or "status_corrected", actor, when)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from oms.core.db import bulk_update
 from oms.core.errors import NotFound, OmsError, PermissionDenied, VersionConflict
 from oms.core.timeutils import parse_iso
-from orders import effects
+from orders import events as order_events
 from orders.choices import ActorKind, DeadlineState, EventType, Stage
 from orders.machine import RESUME, PlatformSpec, deadlines_for, plan
 from orders.models import Membership, Order, OrderDeadline, OrderEvent, Shop
@@ -171,14 +171,9 @@ def apply_event_to_locked(
                 raise VersionConflict(
                     current_version=order.version, your_version=expected
                 )
-            spec = get_spec(order.platform)
-            if order.shop_id not in policies:
-                policies[order.shop_id] = policy_for(order.shop, spec)
-            policy = policies[order.shop_id]
-            transition = plan(
-                spec, order, event, actor.kind, {"reason": reason, **data}, policy
+            spec, policy, transition = _plan(
+                order, event, actor, {"reason": reason, **data}, policies
             )
-            check_permission(actor, transition.permission, event)
         except OmsError as exc:
             outcomes.append(exc)
             continue
@@ -210,11 +205,52 @@ def apply_event_to_locked(
     if changed:
         sync_deadlines_many(changed, now)
         bulk_update([order for order, _, _ in changed], STATE_FIELDS)
-        OrderEvent.objects.bulk_create(events)
-        effects.schedule([event.pk for event in events])
+        order_events.write(events)
         for hook in AFTER_TRANSITION:
             hook([order for order, _, _ in changed], event, actor, now)
     return outcomes
+
+
+def _plan(
+    order: Order,
+    action: str,
+    actor: Actor,
+    data: Mapping[str, Any],
+    policies: dict[int, dict],
+):
+    """The machine's plan for ``action`` on ``order`` (raises its refusal): the one
+    place where the machine, its guards and the actor's role are asked."""
+    spec = get_spec(order.platform)
+    if order.shop_id not in policies:
+        policies[order.shop_id] = policy_for(order.shop, spec)
+    policy = policies[order.shop_id]
+    transition = plan(spec, order, action, actor.kind, data, policy)
+    check_permission(actor, transition.permission, action)
+    return spec, policy, transition
+
+
+def check_action(
+    order: Order,
+    action: str,
+    actor: Actor,
+    data: Mapping[str, Any] | None = None,
+    *,
+    policies: dict[int, dict] | None = None,
+) -> OmsError | None:
+    """Would ``apply_event`` allow ``action`` on ``order`` now? A dry run: the same
+    scope, machine, guard and role checks, with no write and no lock.
+
+    Returns the refusal (the error ``apply_event`` would raise) or ``None``. ``policies``
+    caches shop policies across calls (shop id → policy).
+    """
+    try:
+        check_scope(order, actor, allowed_shops_for(actor))
+        _plan(
+            order, action, actor, dict(data or {}), {} if policies is None else policies
+        )
+    except OmsError as exc:
+        return exc
+    return None
 
 
 # Called inside the transaction, with the orders still locked, after every applied
@@ -405,38 +441,9 @@ def paused_kinds(spec: PlatformSpec, order: Order) -> frozenset[str]:
     )
 
 
-def record_event(
-    order: Order,
-    type: EventType,
-    actor: Actor,
-    *,
-    now: datetime | None = None,
-    **fields: Any,
-) -> OrderEvent:
-    """Append one entry to the order's timeline."""
-    event = new_event(order, type, actor, now=now, **fields)
-    event.save()
-    return event
-
-
-def new_event(
-    order: Order,
-    type: EventType,
-    actor: Actor,
-    *,
-    now: datetime | None = None,
-    **fields: Any,
-) -> OrderEvent:
-    """An unsaved timeline entry (for ``bulk_create``)."""
-    return OrderEvent(
-        order=order,
-        created_at=now or timezone.now(),
-        type=type,
-        actor_kind=actor.kind,
-        actor_user=actor.membership.user if actor.membership else None,
-        actor_label=actor.label,
-        **fields,
-    )
+# The timeline's writers live in ``orders.events``; these names stay for callers.
+record_event = order_events.record
+new_event = order_events.build
 
 
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
