@@ -253,6 +253,63 @@ def check_action(
     return None
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One timeline entry a commit writes (``orders.events.build``'s arguments)."""
+
+    type: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # default: the time of writing
+
+
+def commit(
+    order: Order,
+    actor: Actor,
+    *,
+    events: Sequence[Entry],
+    fields: Sequence[str] | None = None,
+    now: datetime | None = None,
+    deadlines: bool = False,
+    transition: str | None = None,
+    bump_version: bool = True,
+) -> list[OrderEvent]:
+    """The one commit path for a change to an order the caller locked (``lock_order``
+    inside ``transaction.atomic``) and changed in memory: bumps the version, re-plans
+    the deadlines (``deadlines``), writes the row (the named ``fields``, or all of it),
+    writes the timeline ``events`` through ``orders.events`` (which schedules their
+    effects) and, for a status change (``transition``: its action), runs the
+    ``AFTER_TRANSITION`` hooks. Returns the written events.
+
+    A change that bumps the version always writes at least one event.
+    ``apply_event_to_locked`` is the many-orders form for machine transitions.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("commit() needs the order locked inside a transaction.")
+    if bump_version and not events:
+        raise ValueError("A change that bumps the version writes an event.")
+    now = now or timezone.now()
+    columns: set[str] = set(fields or ())
+    if deadlines:
+        spec = get_spec(order.platform)
+        sync_deadlines(order, spec, policy_for(order.shop, spec), now)
+        columns |= {"next_deadline_at", "next_deadline_kind"}
+    if bump_version:
+        order.version += 1
+        order.updated_at = now
+        columns |= {"version", "updated_at"}
+    if fields is None:
+        order.save()
+    elif columns:
+        order.save(update_fields=sorted(columns))
+    written = order_events.write(
+        [order_events.build(order, e.type, actor, now=e.at, **e.fields) for e in events]
+    )
+    if transition:
+        for hook in AFTER_TRANSITION:
+            hook([order], transition, actor, now)
+    return written
+
+
 # Called inside the transaction, with the orders still locked, after every applied
 # transition: (orders, action, actor, now). After-sales closes the cases of an order the
 # platform cancelled or closed (a closed order never keeps an open case).

@@ -28,31 +28,27 @@ def _dotted(node: ast.AST) -> str:
     return ""
 
 
+WRITES = ("create", "bulk_create", "get_or_create", "update_or_create")
+
+
+def _creates_event(name: str) -> bool:
+    if name.split(".")[-1] == "OrderEvent":
+        return True  # OrderEvent(...): a row built by hand
+    head, _, method = name.rpartition(".")
+    return (
+        method in WRITES
+        and head.split(".")[-1] in ("objects", "events")
+        and (head.startswith("OrderEvent.") or head.endswith("events"))
+    )
+
+
 def _event_creations(tree: ast.AST) -> list[int]:
     """Lines that build or save OrderEvent rows directly."""
-    found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        name = _dotted(node.func)
-        if (
-            name == "OrderEvent"
-            or name.endswith(".OrderEvent")
-            or (
-                name.startswith("OrderEvent.objects.")
-                and name.rsplit(".", 1)[1]
-                in (
-                    "create",
-                    "bulk_create",
-                    "get_or_create",
-                    "update_or_create",
-                )
-            )
-            or name.endswith("events.create")
-            or name.endswith("events.bulk_create")
-        ):
-            found.append(node.lineno)
-    return found
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and _creates_event(_dotted(node.func))
+    ]
 
 
 def test_order_events_are_written_only_by_the_writer_module():
