@@ -329,8 +329,9 @@ def _merge_or_split(order_id: int) -> tuple[int | None, bool]:
 def _check_machine(
     order: Order, action: str, actor: Actor, policies: dict[int, dict]
 ) -> None:
-    """Raise what ``apply_event_to_locked`` would (the service's dry run)."""
-    refusal = check_action(order, action, actor, policies=policies)
+    """Raise what ``apply_event_to_locked`` would (the service's dry run; the caller
+    reached the order within the actor's scope)."""
+    refusal = check_action(order, action, actor, policies=policies, scoped=True)
     if refusal is not None:
         raise refusal
 

@@ -236,15 +236,18 @@ def check_action(
     data: Mapping[str, Any] | None = None,
     *,
     policies: dict[int, dict] | None = None,
+    scoped: bool = False,
 ) -> OmsError | None:
     """Would ``apply_event`` allow ``action`` on ``order`` now? A dry run: the same
     scope, machine, guard and role checks, with no write and no lock.
 
     Returns the refusal (the error ``apply_event`` would raise) or ``None``. ``policies``
-    caches shop policies across calls (shop id → policy).
+    caches shop policies across calls (shop id → policy); ``scoped``: the caller loaded
+    the order within the actor's reach already (skips that check and its query).
     """
     try:
-        check_scope(order, actor, allowed_shops_for(actor))
+        if not scoped:
+            check_scope(order, actor, allowed_shops_for(actor))
         _plan(
             order, action, actor, dict(data or {}), {} if policies is None else policies
         )
