@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from oms.core.db import bulk_update
 from oms.core.errors import (
     InvalidTransition,
     OmsError,
@@ -21,10 +20,9 @@ from oms.core.errors import (
 )
 from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
-from orders import events as order_events
 from orders import permissions as p
 from orders.choices import EventType, Flag, Stage
-from orders.models import Order, OrderEvent
+from orders.models import Order
 from orders.platforms import get_spec
 
 if TYPE_CHECKING:
@@ -32,10 +30,12 @@ if TYPE_CHECKING:
 
 from orders.services import (
     Actor,
+    Entry,
     allowed_shops_for,
     apply_event_to_locked,
     check_permission,
     check_scope,
+    commit_many,
     lock_order,
 )
 
@@ -279,9 +279,8 @@ def perform_on_locked(
     now = now or timezone.now()
     allowed_shops = allowed_shops_for(actor)
     outcomes: list[Order | OmsError] = []
-    changed: list[Order] = []
     written: set[str] = set()
-    events: list[OrderEvent] = []
+    entries: list[tuple[Order, Entry]] = []
     for order in orders:
         try:
             check_scope(order, actor, allowed_shops)
@@ -298,26 +297,23 @@ def perform_on_locked(
         outcomes.append(order)
         if not fields:
             continue  # nothing to change: no version bump, no event
-        order.version += 1
-        order.updated_at = now
         written.update(fields)
-        changed.append(order)
-        events.append(
-            order_events.build(
+        entries.append(
+            (
                 order,
-                spec.event_type,
-                actor,
-                now=now,
-                action=action,
-                from_status=order.native_status,
-                to_status=order.native_status,
-                reason=reason,
-                data={"changes": changes},
+                Entry(
+                    spec.event_type,
+                    {
+                        "action": action,
+                        "from_status": order.native_status,
+                        "to_status": order.native_status,
+                        "reason": reason,
+                        "data": {"changes": changes},
+                    },
+                ),
             )
         )
-    if changed:
-        bulk_update(changed, sorted(written | {"version", "updated_at"}))
-        order_events.write(events)
+    commit_many(entries, actor, fields=written, now=now)
     return outcomes
 
 

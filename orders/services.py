@@ -6,7 +6,7 @@ applies it, recomputes stage, overlays and deadlines, bumps the version, appends
 (``orders.ingest``) uses the same building blocks.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -162,7 +162,7 @@ def apply_event_to_locked(
     policies: dict[int, dict] = {}
     outcomes: list[Order | OmsError] = []
     changed: list[tuple[Order, PlatformSpec, Mapping]] = []
-    events: list[OrderEvent] = []
+    entries: list[tuple[Order, Entry]] = []
     for order in orders:
         try:
             check_scope(order, actor, allowed_shops)
@@ -181,33 +181,35 @@ def apply_event_to_locked(
         enter_status(
             order, spec, transition.target_for(order), transition.end_reason, now
         )
-        order.version += 1
-        order.updated_at = now
         changed.append((order, spec, policy))
-        events.append(
-            new_event(
+        entries.append(
+            (
                 order,
-                EventType.STATUS_CHANGED,
-                actor,
-                now=now,
-                action=event,
-                from_status=from_status,
-                to_status=order.native_status,
-                reason=reason,
-                data={
-                    "stage": [from_stage, order.stage],
-                    **_jsonable(data),
-                    **_jsonable((data_by_order or {}).get(order.pk, {})),
-                },
+                Entry(
+                    EventType.STATUS_CHANGED,
+                    {
+                        "action": event,
+                        "from_status": from_status,
+                        "to_status": order.native_status,
+                        "reason": reason,
+                        "data": {
+                            "stage": [from_stage, order.stage],
+                            **_jsonable(data),
+                            **_jsonable((data_by_order or {}).get(order.pk, {})),
+                        },
+                    },
+                ),
             )
         )
         outcomes.append(order)
-    if changed:
-        sync_deadlines_many(changed, now)
-        bulk_update([order for order, _, _ in changed], STATE_FIELDS)
-        order_events.write(events)
-        for hook in AFTER_TRANSITION:
-            hook([order for order, _, _ in changed], event, actor, now)
+    commit_many(
+        entries,
+        actor,
+        fields=STATE_FIELDS,
+        now=now,
+        planned=changed,
+        transition=event,
+    )
     return outcomes
 
 
@@ -310,6 +312,42 @@ def commit(
     if transition:
         for hook in AFTER_TRANSITION:
             hook([order], transition, actor, now)
+    return written
+
+
+def commit_many(
+    entries: Sequence[tuple[Order, Entry]],
+    actor: Actor,
+    *,
+    fields: Iterable[str],
+    now: datetime,
+    planned: Sequence[tuple[Order, PlatformSpec, Mapping]] | None = None,
+    transition: str | None = None,
+) -> list[OrderEvent]:
+    """``commit`` for many locked orders changed the same way, one query per write:
+    each order's version is bumped, the deadlines of ``planned`` (order, spec, policy)
+    re-planned, the ``fields`` written with one bulk update, each order's entry written
+    (effects scheduled) and, for a status change, the hooks run once for all."""
+    if not entries:
+        return []
+    orders = [order for order, _ in entries]
+    columns = set(fields) | {"version", "updated_at"}
+    for order in orders:
+        order.version += 1
+        order.updated_at = now
+    if planned:
+        sync_deadlines_many(planned, now)
+        columns |= {"next_deadline_at", "next_deadline_kind"}
+    bulk_update(orders, sorted(columns))
+    written = order_events.write(
+        [
+            order_events.build(order, e.type, actor, now=e.at or now, **e.fields)
+            for order, e in entries
+        ]
+    )
+    if transition:
+        for hook in AFTER_TRANSITION:
+            hook(orders, transition, actor, now)
     return written
 
 
