@@ -1,9 +1,13 @@
 """Order services: the one door through which an order's state changes.
 
 ``apply_event`` locks the order, asks the platform's machine whether the event is allowed,
-applies it, recomputes stage, overlays and deadlines, bumps the version, appends one
-``OrderEvent`` and schedules side effects for after the commit. Ingest
-(``orders.ingest``) uses the same building blocks.
+applies it, and commits. Every writer of an order's state, version, overlays or
+deadlines commits through ``commit`` (one locked order) or ``commit_many`` (many, one
+query per write): version bump, deadlines, the row, timeline entries through
+``orders.events`` (which schedules their effects) and the ``AFTER_TRANSITION`` hooks.
+Ingest, tracking (delivery failure, redelivery address), after-sales (overlays from
+open cases) and the seller actions use them. ``check_action`` is the dry run: would the
+machine, its guards and the actor's role allow an action now?
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
