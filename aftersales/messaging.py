@@ -30,6 +30,7 @@ from aftersales.choices import CaseState, MessageDirection, NoteSubject
 from aftersales.models import Case, Message, Note
 from oms.core.errors import NotFound, PermissionDenied, ValidationFailed
 from oms.core.timeutils import parse_iso
+from orders import events as order_events
 from orders import permissions as p
 from orders.capabilities import PLATFORM_RULE as PLATFORM_RULE  # re-exported
 from orders.capabilities import PRODUCT_DEFAULT, MessageRule
@@ -37,7 +38,7 @@ from orders.choices import ActorKind, EventType
 from orders.models import Order, Organisation
 from orders.permissions import role_allows
 from orders.platforms import platforms
-from orders.services import Actor, allowed_shops_for, check_scope, record_event
+from orders.services import Actor, allowed_shops_for, check_scope
 
 # --- each platform's rules for a seller's message ------------------------------------
 # Each platform package declares its rule (``Platform.message_rule``); the type and the
@@ -323,7 +324,7 @@ def record_buyer_message(
 
 def _log(order: Order, message: Message, action: str, actor: Actor, now) -> None:
     # The text stays on the message (personal data), not on the timeline.
-    record_event(
+    order_events.record(
         order,
         EventType.MESSAGE,
         actor,

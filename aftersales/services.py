@@ -66,14 +66,14 @@ from orders.models import Order, OrderItem
 from orders.platforms import get_spec
 from orders.services import (
     Actor,
+    Entry,
     allowed_shops_for,
     apply_event_to_locked,
     check_permission,
     check_scope,
+    commit,
     lock_order,
     policy_for,
-    record_event,
-    sync_deadlines,
 )
 
 logger = logging.getLogger(__name__)
@@ -273,7 +273,6 @@ def open_case(
             _order_action(order, spec.order_action_on_open, actor, now, optional=True)
         _log(case, order, "open", actor, now, from_status="", reason=reason,
              data={"amount": str(case.amount)})  # fmt: skip
-        sync_overlays([order], now)
         _publish_after_commit(case, "aftersales.opened")
     return case, True
 
@@ -501,11 +500,8 @@ def _act_locked(
         _apply_effect(order, case, transition, actor, now, amount, data)
     finally:
         _ACTING_ON.reset(token)
-    case.version += 1
-    case.save()
-    _log(case, order, action, actor, now, from_status=from_status, reason=reason,
-         data=data)  # fmt: skip
-    sync_overlays([order], now)
+    commit_case(case, order, action, actor, now, from_status=from_status,
+                reason=reason, data=data)  # fmt: skip
     if not case.is_open:
         _publish_after_commit(case, "aftersales.resolved")
 
@@ -677,6 +673,31 @@ def _order_action(
     return True
 
 
+def commit_case(
+    case: Case,
+    order: Order,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    from_status: str,
+    reason: str = "",
+    data: Mapping[str, Any] | None = None,
+    fields: Sequence[str] | None = None,
+) -> None:
+    """The one commit path for a change to a case the caller locked (with its order):
+    bumps the version, writes the row (the named ``fields``, or all of it) and the
+    case's and order's timeline entries (``_log``; the order's through
+    ``orders.events``, which schedules its effects)."""
+    case.version += 1
+    if fields is None:
+        case.save()
+    else:
+        case.save(update_fields=[*fields, "version", "updated_at"])
+    _log(case, order, action, actor, now, from_status=from_status, reason=reason,
+         data=data)  # fmt: skip
+
+
 def _log(
     case: Case,
     order: Order,
@@ -707,16 +728,29 @@ def _log(
         reason=reason[:500],
         data=details,
     )
-    record_event(
+    # The order's entry carries what the case changed on the order: its overlays
+    # (with the version bump and re-planned deadlines), in the one commit.
+    overlays = _set_overlays(order)
+    commit(
         order,
-        EventType.AFTERSALES,
         actor,
+        fields=list(overlays),
         now=now,
-        action=f"{case.kind}.{action}"[:40],
-        from_status=order.native_status,
-        to_status=order.native_status,
-        reason=reason[:500],
-        data=details,
+        deadlines=bool(overlays),
+        bump_version=bool(overlays),
+        events=[
+            Entry(
+                EventType.AFTERSALES,
+                {
+                    "action": f"{case.kind}.{action}"[:40],
+                    "from_status": order.native_status,
+                    "to_status": order.native_status,
+                    "reason": reason[:500],
+                    "data": {**details, **({"overlays": overlays} if overlays else {})},
+                },
+                at=now,
+            )
+        ],
     )
 
 
@@ -756,38 +790,58 @@ OVERLAY_KINDS = {
 }
 
 
-def sync_overlays(orders: Sequence[Order], now: datetime) -> None:
-    """Set each locked order's case overlays from its open cases; re-plan deadlines."""
-    if not orders:
-        return
-    open_kinds: dict[int, set[str]] = {}
-    for order_id, kind in Case.objects.filter(
-        order_id__in=[o.pk for o in orders], state=CaseState.OPEN
-    ).values_list("order_id", "kind"):
-        open_kinds.setdefault(order_id, set()).add(kind)
+def _set_overlays(order: Order) -> dict[str, list[bool]]:
+    """Set the locked order's case overlays from its open cases (unless the platform's
+    statuses manage them); returns the changed ones (overlay → [before, after])."""
+    open_kinds = set(
+        Case.objects.filter(order_id=order.pk, state=CaseState.OPEN).values_list(
+            "kind", flat=True
+        )
+    )
+    managed = get_spec(order.platform).managed_overlays
+    changed: dict[str, list[bool]] = {}
+    for overlay, kinds in OVERLAY_KINDS.items():
+        if overlay in managed:
+            continue
+        wanted = bool(open_kinds & kinds)
+        if getattr(order, overlay) != wanted:
+            setattr(order, overlay, wanted)
+            changed[overlay] = [not wanted, wanted]
+    return changed
+
+
+def sync_overlays(
+    orders: Sequence[Order], now: datetime, actor: Actor | None = None
+) -> None:
+    """Set each locked order's case overlays from its open cases; re-plan deadlines.
+
+    Every case change already does this in its own commit (``_log``); this is for an
+    order whose cases changed otherwise. Goes through ``orders.services.commit``: a
+    change bumps the version and writes an ``aftersales``/``overlays`` entry.
+    """
+    actor = actor or system_actor()
     for order in orders:
-        spec = get_spec(order.platform)
-        managed = spec.managed_overlays
-        changed = []
-        for overlay, kinds in OVERLAY_KINDS.items():
-            if overlay in managed:
-                continue
-            wanted = bool(open_kinds.get(order.pk, set()) & kinds)
-            if getattr(order, overlay) != wanted:
-                setattr(order, overlay, wanted)
-                changed.append(overlay)
+        changed = _set_overlays(order)
         if not changed:
             continue
-        order.version += 1
-        sync_deadlines(order, spec, policy_for(order.shop, spec), now)
-        order.save(
-            update_fields=[
-                *changed,
-                "version",
-                "next_deadline_at",
-                "next_deadline_kind",
-                "updated_at",
-            ]
+        commit(
+            order,
+            actor,
+            fields=list(changed),
+            now=now,
+            deadlines=True,
+            events=[
+                Entry(
+                    EventType.AFTERSALES,
+                    {
+                        "action": "overlays",
+                        "from_status": order.native_status,
+                        "to_status": order.native_status,
+                        "data": {"overlays": changed},
+                    },
+                    at=now,
+                )
+            ],
         )
 
 
@@ -813,7 +867,6 @@ def on_order_transition(
     if not cases:
         return
     by_id = {order.pk: order for order in orders}
-    touched: dict[int, Order] = {}
     for case in cases:
         order = by_id[case.order_id]
         spec = spec_of(case)
@@ -835,12 +888,8 @@ def on_order_transition(
             case.task, case.due_at, case.due_action = "", None, ""
         else:
             _enter(case, spec, target, now, order=order, outcome=outcome)
-        case.version += 1
-        case.save()
-        _log(case, order, f"order_{action}", actor, now, from_status=from_status)
-        touched[order.pk] = order
+        commit_case(case, order, f"order_{action}", actor, now, from_status=from_status)
         _publish_after_commit(case, "aftersales.resolved")
-    sync_overlays(list(touched.values()), now)
 
 
 def on_order_ingested(order: Order, actor: Actor, when: datetime) -> None:
@@ -1000,11 +1049,9 @@ def _expire_batch(
                 order.refresh_from_db()
                 from_status = case.native_status
                 case.due_at, case.due_action = None, ""
-                case.version += 1
-                case.save(
-                    update_fields=["due_at", "due_action", "version", "updated_at"]
-                )
-                _log(case, order, "expiry_failed", actor, now, from_status=from_status,
-                     reason=exc.message, data={"error": exc.as_dict()})  # fmt: skip
+                commit_case(case, order, "expiry_failed", actor, now,
+                            from_status=from_status, reason=exc.message,
+                            data={"error": exc.as_dict()},
+                            fields=["due_at", "due_action"])  # fmt: skip
                 counts["failed"] += 1
                 errors.append({"case": case.pk, "error": exc.as_dict()})

@@ -39,6 +39,7 @@ from logistics.models import (
     PlannedPackage,
 )
 from oms.core.errors import NotFound, OmsError, ValidationFailed
+from orders import events as order_events
 from orders import permissions as p
 from orders.choices import EventType, Stage
 from orders.models import Order, Organisation
@@ -48,7 +49,6 @@ from orders.services import (
     apply_event_to_locked,
     check_permission,
     check_scope,
-    record_event,
 )
 
 MAX_MERGE = 20  # orders in one parcel
@@ -479,7 +479,7 @@ def _clean_split(
 
 def _log(orders, type_, action, actor, now, data) -> None:
     for order in orders:
-        record_event(
+        order_events.record(
             order,
             type_,
             actor,

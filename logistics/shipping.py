@@ -31,17 +31,14 @@ from logistics.models import (
     TrackingNumber,
 )
 from oms.core.errors import NotFound, OmsError, ValidationFailed, VersionConflict
-from orders.machine import plan
 from orders.models import Order, OrderItem, Organisation
-from orders.platforms import get_spec
 from orders.services import (
     Actor,
     allowed_shops_for,
     apply_event_to_locked,
-    check_permission,
+    check_action,
     check_scope,
     lock_order,
-    policy_for,
 )
 
 MAX_BATCH = 500
@@ -332,12 +329,11 @@ def _merge_or_split(order_id: int) -> tuple[int | None, bool]:
 def _check_machine(
     order: Order, action: str, actor: Actor, policies: dict[int, dict]
 ) -> None:
-    """Raise what ``apply_event_to_locked`` would (machine, guards, role), querying nothing."""
-    spec = get_spec(order.platform)
-    if order.shop_id not in policies:
-        policies[order.shop_id] = policy_for(order.shop, spec)
-    transition = plan(spec, order, action, actor.kind, {}, policies[order.shop_id])
-    check_permission(actor, transition.permission, action)
+    """Raise what ``apply_event_to_locked`` would (the service's dry run; the caller
+    reached the order within the actor's scope)."""
+    refusal = check_action(order, action, actor, policies=policies, scoped=True)
+    if refusal is not None:
+        raise refusal
 
 
 def remaining_quantities(

@@ -37,7 +37,6 @@ from logistics.models import (
 from oms.core.api.batch import run_item
 from oms.core.errors import InvalidTransition, NotFound, OmsError, ValidationFailed
 from oms.core.timeutils import parse_iso
-from orders import effects
 from orders import permissions as p
 from orders.actions import ACTIONS, perform, set_address_fields
 from orders.choices import EventType, NotificationLevel
@@ -47,13 +46,14 @@ from orders.notifications import notify
 from orders.platforms import get_spec
 from orders.services import (
     Actor,
+    Entry,
     allowed_shops_for,
     apply_event,
     check_permission,
     check_scope,
+    commit,
     lock_order,
     policy_for,
-    record_event,
 )
 
 logger = logging.getLogger(__name__)
@@ -305,25 +305,31 @@ def set_delivery_failed(
             return False
         now = timezone.now()
         order.delivery_failed = value
-        order.version += 1
-        order.updated_at = now
-        order.save(update_fields=["delivery_failed", "version", "updated_at"])
-        entry = record_event(
+        commit(
             order,
-            EventType.SYNCED,
             actor,
+            fields=["delivery_failed"],
             now=now,
-            action="delivery_failed" if value else "delivery_failed_cleared",
-            from_status=order.native_status,
-            to_status=order.native_status,
-            data={
-                "delivery_failed": [not value, value],
-                "package": package.pk,
-                "tracking_number": package.tracking_number,
-                **({"tracking_code": event.code} if event else {}),
-            },
+            events=[
+                Entry(
+                    EventType.SYNCED,
+                    {
+                        "action": "delivery_failed"
+                        if value
+                        else "delivery_failed_cleared",
+                        "from_status": order.native_status,
+                        "to_status": order.native_status,
+                        "data": {
+                            "delivery_failed": [not value, value],
+                            "package": package.pk,
+                            "tracking_number": package.tracking_number,
+                            **({"tracking_code": event.code} if event else {}),
+                        },
+                    },
+                    at=now,
+                )
+            ],
         )
-        effects.schedule([entry.pk])
     return True
 
 
@@ -436,20 +442,24 @@ def shipped_address_change(
     fields, changes = set_address_fields(order, dict(cleaned))
     if not fields:
         return order
-    order.version += 1
-    order.updated_at = now
-    order.save(update_fields=[*fields, "version", "updated_at"])
-    entry = record_event(
+    commit(
         order,
-        EventType.ADDRESS_CHANGED,
         actor,
+        fields=sorted(fields),
         now=now,
-        action="redelivery",
-        from_status=order.native_status,
-        to_status=order.native_status,
-        data={"changes": changes, "package": package.pk},
+        events=[
+            Entry(
+                EventType.ADDRESS_CHANGED,
+                {
+                    "action": "redelivery",
+                    "from_status": order.native_status,
+                    "to_status": order.native_status,
+                    "data": {"changes": changes, "package": package.pk},
+                },
+                at=now,
+            )
+        ],
     )
-    effects.schedule([entry.pk])
     return order
 
 

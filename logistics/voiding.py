@@ -41,7 +41,7 @@ from logistics.models import (
     TrackingNumber,
 )
 from oms.core.db import bulk_update
-from orders import effects
+from orders import events as order_events
 from orders.choices import EventType, Stage
 from orders.models import Order, OrderEvent
 from orders.services import Actor
@@ -152,8 +152,7 @@ def void_for_closed(closed: dict[int, Order], actor: Actor, now: datetime) -> No
     if changed:
         events += _leave(changed, items, members, closed, actor, now)
     if events:
-        OrderEvent.objects.bulk_create(events)
-        effects.schedule([event.pk for event in events])
+        order_events.write(events)
 
 
 def _release_reserved(order_ids: Sequence[int]) -> None:
@@ -258,13 +257,11 @@ def _event(
     package: Package,
     **data,
 ) -> OrderEvent:
-    return OrderEvent(
-        order_id=order.pk,
-        created_at=now,
-        type=type_,
-        actor_kind=actor.kind,
-        actor_user=actor.membership.user if actor.membership else None,
-        actor_label=actor.label,
+    return order_events.build(
+        order,
+        type_,
+        actor,
+        now=now,
         action=action,
         from_status=order.native_status,
         to_status=order.native_status,

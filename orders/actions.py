@@ -7,12 +7,11 @@ when the order's state does not allow it, bulk-written, and put on the timeline.
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from oms.core.db import bulk_update
 from oms.core.errors import (
     InvalidTransition,
     OmsError,
@@ -21,19 +20,23 @@ from oms.core.errors import (
 )
 from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
-from orders import effects
 from orders import permissions as p
 from orders.choices import EventType, Flag, Stage
-from orders.models import Order, OrderEvent
+from orders.models import Order
 from orders.platforms import get_spec
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
 from orders.services import (
     Actor,
+    Entry,
     allowed_shops_for,
     apply_event_to_locked,
     check_permission,
     check_scope,
+    commit_many,
     lock_order,
-    new_event,
 )
 
 ADDRESS_FIELDS = ("country", "province", "city", "district", "street", "postcode")
@@ -276,9 +279,8 @@ def perform_on_locked(
     now = now or timezone.now()
     allowed_shops = allowed_shops_for(actor)
     outcomes: list[Order | OmsError] = []
-    changed: list[Order] = []
     written: set[str] = set()
-    events: list[OrderEvent] = []
+    entries: list[tuple[Order, Entry]] = []
     for order in orders:
         try:
             check_scope(order, actor, allowed_shops)
@@ -295,27 +297,23 @@ def perform_on_locked(
         outcomes.append(order)
         if not fields:
             continue  # nothing to change: no version bump, no event
-        order.version += 1
-        order.updated_at = now
         written.update(fields)
-        changed.append(order)
-        events.append(
-            new_event(
+        entries.append(
+            (
                 order,
-                spec.event_type,
-                actor,
-                now=now,
-                action=action,
-                from_status=order.native_status,
-                to_status=order.native_status,
-                reason=reason,
-                data={"changes": changes},
+                Entry(
+                    spec.event_type,
+                    {
+                        "action": action,
+                        "from_status": order.native_status,
+                        "to_status": order.native_status,
+                        "reason": reason,
+                        "data": {"changes": changes},
+                    },
+                ),
             )
         )
-    if changed:
-        bulk_update(changed, sorted(written | {"version", "updated_at"}))
-        OrderEvent.objects.bulk_create(events)
-        effects.schedule([event.pk for event in events])
+    commit_many(entries, actor, fields=written, now=now)
     return outcomes
 
 
@@ -380,3 +378,54 @@ def perform_batch_on_locked(
         )
     except ValidationFailed as exc:
         return [exc] * len(orders)
+
+
+@dataclass
+class BatchRun:
+    """A batch's outcome: the orders it locked (in id order) and, for each, the changed
+    order or the error that refused it. ``outcomes`` is None when the selection changed
+    while locking (``expected_count``): nothing was done."""
+
+    orders: list[Order]
+    outcomes: list[Order | OmsError] | None
+
+
+def run_batch(
+    actor: Actor,
+    action: str,
+    selection: "QuerySet[Order]",
+    *,
+    data: Mapping[str, Any],
+    reason: str = "",
+    expected_count: int | None = None,
+    invalid_input_refuses_each: bool = True,
+) -> BatchRun:
+    """One batch action (``BATCH_ACTIONS``) on the selected orders: the one batch
+    service that dashboard and API batch views call (they lock nothing themselves).
+
+    The orders are locked ``FOR NO KEY UPDATE`` in id order (two overlapping batches
+    never deadlock) in one transaction, and changed with one service call; a refused
+    order is left untouched and does not stop the others. With ``expected_count``,
+    nothing is done when the selection no longer has that many orders. With
+    ``invalid_input_refuses_each`` False, input the action refuses is raised instead of
+    reported on every order.
+    """
+    with transaction.atomic():
+        locked = list(
+            selection.select_for_update(of=("self",), no_key=True)
+            .select_related("shop")
+            .order_by("pk")
+        )
+        if expected_count is not None and len(locked) != expected_count:
+            return BatchRun(locked, None)
+        if invalid_input_refuses_each:
+            outcomes = perform_batch_on_locked(
+                locked, action, actor, data=data, reason=reason
+            )
+        elif action == "cancel":
+            outcomes = apply_event_to_locked(locked, "cancel", actor, reason=reason)
+        else:
+            outcomes = perform_on_locked(
+                locked, action, actor, data=data, reason=reason
+            )
+    return BatchRun(locked, outcomes)

@@ -19,12 +19,12 @@ from django.utils.translation import gettext_noop
 
 from oms.core.errors import InvalidTransition
 from oms.core.timeutils import format_local
-from orders import effects
+from orders import events as order_events
 from orders.choices import DeadlineKind as K
 from orders.choices import DeadlineState, EventType, NotificationLevel
-from orders.models import Notification, Order, OrderDeadline, OrderEvent, Violation
+from orders.models import Notification, Order, OrderDeadline, Violation
 from orders.notifications import email_notification
-from orders.services import Actor, apply_event_to_locked, new_event
+from orders.services import Actor, apply_event_to_locked
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def _expire_batch(orders: list[Order], now: datetime, result: SweepResult) -> No
                 continue
             order = by_id[row.order_id]
             events.append(
-                new_event(
+                order_events.build(
                     order,
                     EventType.DEADLINE_MISSED
                     if row.violation
@@ -205,8 +205,7 @@ def _expire_batch(orders: list[Order], now: datetime, result: SweepResult) -> No
             result.notices += int(not row.violation)
             handled.append(row)
         if events:
-            OrderEvent.objects.bulk_create(events)
-            effects.schedule([event.pk for event in events])
+            order_events.write(events)
         violations = [
             Violation(
                 organisation_id=by_id[row.order_id].organisation_id,

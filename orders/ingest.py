@@ -26,18 +26,15 @@ from oms.core.errors import OmsError, UnknownNativeStatus, ValidationFailed
 from oms.core.money import parse_amount
 from oms.core.phones import COUNTRY_CODE, normalise_country_code
 from oms.core.timeutils import parse_iso
-from orders import effects
 from orders.choices import Channel, DeadlineKind, EventType, Flag, Stage
 from orders.machine import RESUME, PlatformSpec, direct_transition, path_exists
 from orders.models import Order, OrderItem, Shop
 from orders.platforms import get_platform, get_spec
 from orders.services import (
-    AFTER_TRANSITION,
     Actor,
+    Entry,
+    commit,
     enter_status,
-    policy_for,
-    record_event,
-    sync_deadlines,
 )
 
 MAX_ITEMS = 500
@@ -377,16 +374,20 @@ def _create(
     OrderItem.objects.bulk_create(
         [OrderItem(order=order, **item) for item in data.items]
     )
-    sync_deadlines(order, spec, policy_for(shop, spec), when)
-    order.save(update_fields=["next_deadline_at", "next_deadline_kind"])
-    event = record_event(
+    (event,) = commit(
         order,
-        EventType.CREATED,
         actor,
-        to_status=order.native_status,
-        data={"stage": order.stage},
+        fields=[],
+        now=when,
+        deadlines=True,
+        bump_version=False,  # a new order starts at version 1
+        events=[
+            Entry(
+                EventType.CREATED,
+                {"to_status": order.native_status, "data": {"stage": order.stage}},
+            )
+        ],
     )
-    effects.schedule([event.pk])
     for hook in AFTER_INGEST:
         hook(order, actor, when)
     return IngestResult(order, "created", [event.pk])
@@ -473,32 +474,35 @@ def _update(
     if not changed and event_type == EventType.SYNCED:
         Order.objects.filter(pk=order.pk).update(platform_updated_at=when)
         return IngestResult(order, "unchanged", refused=refused)
-    sync_deadlines(order, spec, policy_for(order.shop, spec), when)
-    order.version += 1
-    order.save()
     event_data: dict[str, Any] = {"changed": changed, "stage": order.stage}
     if event_type == EventType.STATUS_CONFLICT:
         event_data["platform_status"] = observed
     if refused:
         event_data["refused"] = refused
-    event = record_event(
+    moved = event_type in (EventType.STATUS_CHANGED, EventType.STATUS_CORRECTED)
+    (event,) = commit(
         order,
-        event_type,
         actor,
-        action=action,
-        from_status=from_status,
-        to_status=order.native_status
-        if event_type != EventType.STATUS_CONFLICT
-        else observed,
-        reason="platform skipped steps"
-        if event_type == EventType.STATUS_CORRECTED
-        else "",
-        data=event_data,
+        now=when,
+        deadlines=True,
+        transition=(action or "status_corrected") if moved else None,
+        events=[
+            Entry(
+                event_type,
+                {
+                    "action": action,
+                    "from_status": from_status,
+                    "to_status": order.native_status
+                    if event_type != EventType.STATUS_CONFLICT
+                    else observed,
+                    "reason": "platform skipped steps"
+                    if event_type == EventType.STATUS_CORRECTED
+                    else "",
+                    "data": event_data,
+                },
+            )
+        ],
     )
-    effects.schedule([event.pk])
-    if event_type in (EventType.STATUS_CHANGED, EventType.STATUS_CORRECTED):
-        for hook in AFTER_TRANSITION:
-            hook([order], action or "status_corrected", actor, when)
     for hook in AFTER_INGEST:
         hook(order, actor, when)
     return IngestResult(order, "updated", [event.pk], refused)

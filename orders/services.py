@@ -1,12 +1,16 @@
 """Order services: the one door through which an order's state changes.
 
 ``apply_event`` locks the order, asks the platform's machine whether the event is allowed,
-applies it, recomputes stage, overlays and deadlines, bumps the version, appends one
-``OrderEvent`` and schedules side effects for after the commit. Ingest
-(``orders.ingest``) uses the same building blocks.
+applies it, and commits. Every writer of an order's state, version, overlays or
+deadlines commits through ``commit`` (one locked order) or ``commit_many`` (many, one
+query per write): version bump, deadlines, the row, timeline entries through
+``orders.events`` (which schedules their effects) and the ``AFTER_TRANSITION`` hooks.
+Ingest, tracking (delivery failure, redelivery address), after-sales (overlays from
+open cases) and the seller actions use them. ``check_action`` is the dry run: would the
+machine, its guards and the actor's role allow an action now?
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +22,7 @@ from django.utils import timezone
 from oms.core.db import bulk_update
 from oms.core.errors import NotFound, OmsError, PermissionDenied, VersionConflict
 from oms.core.timeutils import parse_iso
-from orders import effects
+from orders import events as order_events
 from orders.choices import ActorKind, DeadlineState, EventType, Stage
 from orders.machine import RESUME, PlatformSpec, deadlines_for, plan
 from orders.models import Membership, Order, OrderDeadline, OrderEvent, Shop
@@ -162,7 +166,7 @@ def apply_event_to_locked(
     policies: dict[int, dict] = {}
     outcomes: list[Order | OmsError] = []
     changed: list[tuple[Order, PlatformSpec, Mapping]] = []
-    events: list[OrderEvent] = []
+    entries: list[tuple[Order, Entry]] = []
     for order in orders:
         try:
             check_scope(order, actor, allowed_shops)
@@ -171,14 +175,9 @@ def apply_event_to_locked(
                 raise VersionConflict(
                     current_version=order.version, your_version=expected
                 )
-            spec = get_spec(order.platform)
-            if order.shop_id not in policies:
-                policies[order.shop_id] = policy_for(order.shop, spec)
-            policy = policies[order.shop_id]
-            transition = plan(
-                spec, order, event, actor.kind, {"reason": reason, **data}, policy
+            spec, policy, transition = _plan(
+                order, event, actor, {"reason": reason, **data}, policies
             )
-            check_permission(actor, transition.permission, event)
         except OmsError as exc:
             outcomes.append(exc)
             continue
@@ -186,35 +185,174 @@ def apply_event_to_locked(
         enter_status(
             order, spec, transition.target_for(order), transition.end_reason, now
         )
-        order.version += 1
-        order.updated_at = now
         changed.append((order, spec, policy))
-        events.append(
-            new_event(
+        entries.append(
+            (
                 order,
-                EventType.STATUS_CHANGED,
-                actor,
-                now=now,
-                action=event,
-                from_status=from_status,
-                to_status=order.native_status,
-                reason=reason,
-                data={
-                    "stage": [from_stage, order.stage],
-                    **_jsonable(data),
-                    **_jsonable((data_by_order or {}).get(order.pk, {})),
-                },
+                Entry(
+                    EventType.STATUS_CHANGED,
+                    {
+                        "action": event,
+                        "from_status": from_status,
+                        "to_status": order.native_status,
+                        "reason": reason,
+                        "data": {
+                            "stage": [from_stage, order.stage],
+                            **_jsonable(data),
+                            **_jsonable((data_by_order or {}).get(order.pk, {})),
+                        },
+                    },
+                ),
             )
         )
         outcomes.append(order)
-    if changed:
-        sync_deadlines_many(changed, now)
-        bulk_update([order for order, _, _ in changed], STATE_FIELDS)
-        OrderEvent.objects.bulk_create(events)
-        effects.schedule([event.pk for event in events])
-        for hook in AFTER_TRANSITION:
-            hook([order for order, _, _ in changed], event, actor, now)
+    commit_many(
+        entries,
+        actor,
+        fields=STATE_FIELDS,
+        now=now,
+        planned=changed,
+        transition=event,
+    )
     return outcomes
+
+
+def _plan(
+    order: Order,
+    action: str,
+    actor: Actor,
+    data: Mapping[str, Any],
+    policies: dict[int, dict],
+):
+    """The machine's plan for ``action`` on ``order`` (raises its refusal): the one
+    place where the machine, its guards and the actor's role are asked."""
+    spec = get_spec(order.platform)
+    if order.shop_id not in policies:
+        policies[order.shop_id] = policy_for(order.shop, spec)
+    policy = policies[order.shop_id]
+    transition = plan(spec, order, action, actor.kind, data, policy)
+    check_permission(actor, transition.permission, action)
+    return spec, policy, transition
+
+
+def check_action(
+    order: Order,
+    action: str,
+    actor: Actor,
+    data: Mapping[str, Any] | None = None,
+    *,
+    policies: dict[int, dict] | None = None,
+    scoped: bool = False,
+) -> OmsError | None:
+    """Would ``apply_event`` allow ``action`` on ``order`` now? A dry run: the same
+    scope, machine, guard and role checks, with no write and no lock.
+
+    Returns the refusal (the error ``apply_event`` would raise) or ``None``. ``policies``
+    caches shop policies across calls (shop id → policy); ``scoped``: the caller loaded
+    the order within the actor's reach already (skips that check and its query).
+    """
+    try:
+        if not scoped:
+            check_scope(order, actor, allowed_shops_for(actor))
+        _plan(
+            order, action, actor, dict(data or {}), {} if policies is None else policies
+        )
+    except OmsError as exc:
+        return exc
+    return None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One timeline entry a commit writes (``orders.events.build``'s arguments)."""
+
+    type: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # default: the time of writing
+
+
+def commit(
+    order: Order,
+    actor: Actor,
+    *,
+    events: Sequence[Entry],
+    fields: Sequence[str] | None = None,
+    now: datetime | None = None,
+    deadlines: bool = False,
+    transition: str | None = None,
+    bump_version: bool = True,
+) -> list[OrderEvent]:
+    """The one commit path for a change to an order the caller locked (``lock_order``
+    inside ``transaction.atomic``) and changed in memory: bumps the version, re-plans
+    the deadlines (``deadlines``), writes the row (the named ``fields``, or all of it),
+    writes the timeline ``events`` through ``orders.events`` (which schedules their
+    effects) and, for a status change (``transition``: its action), runs the
+    ``AFTER_TRANSITION`` hooks. Returns the written events.
+
+    A change that bumps the version always writes at least one event.
+    ``apply_event_to_locked`` is the many-orders form for machine transitions.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("commit() needs the order locked inside a transaction.")
+    if bump_version and not events:
+        raise ValueError("A change that bumps the version writes an event.")
+    now = now or timezone.now()
+    columns: set[str] = set(fields or ())
+    if deadlines:
+        spec = get_spec(order.platform)
+        sync_deadlines(order, spec, policy_for(order.shop, spec), now)
+        columns |= {"next_deadline_at", "next_deadline_kind"}
+    if bump_version:
+        order.version += 1
+        order.updated_at = now
+        columns |= {"version", "updated_at"}
+    if fields is None:
+        order.save()
+    elif columns:
+        order.save(update_fields=sorted(columns))
+    written = order_events.write(
+        [order_events.build(order, e.type, actor, now=e.at, **e.fields) for e in events]
+    )
+    if transition:
+        for hook in AFTER_TRANSITION:
+            hook([order], transition, actor, now)
+    return written
+
+
+def commit_many(
+    entries: Sequence[tuple[Order, Entry]],
+    actor: Actor,
+    *,
+    fields: Iterable[str],
+    now: datetime,
+    planned: Sequence[tuple[Order, PlatformSpec, Mapping]] | None = None,
+    transition: str | None = None,
+) -> list[OrderEvent]:
+    """``commit`` for many locked orders changed the same way, one query per write:
+    each order's version is bumped, the deadlines of ``planned`` (order, spec, policy)
+    re-planned, the ``fields`` written with one bulk update, each order's entry written
+    (effects scheduled) and, for a status change, the hooks run once for all."""
+    if not entries:
+        return []
+    orders = [order for order, _ in entries]
+    columns = set(fields) | {"version", "updated_at"}
+    for order in orders:
+        order.version += 1
+        order.updated_at = now
+    if planned:
+        sync_deadlines_many(planned, now)
+        columns |= {"next_deadline_at", "next_deadline_kind"}
+    bulk_update(orders, sorted(columns))
+    written = order_events.write(
+        [
+            order_events.build(order, e.type, actor, now=e.at or now, **e.fields)
+            for order, e in entries
+        ]
+    )
+    if transition:
+        for hook in AFTER_TRANSITION:
+            hook(orders, transition, actor, now)
+    return written
 
 
 # Called inside the transaction, with the orders still locked, after every applied
@@ -405,38 +543,9 @@ def paused_kinds(spec: PlatformSpec, order: Order) -> frozenset[str]:
     )
 
 
-def record_event(
-    order: Order,
-    type: EventType,
-    actor: Actor,
-    *,
-    now: datetime | None = None,
-    **fields: Any,
-) -> OrderEvent:
-    """Append one entry to the order's timeline."""
-    event = new_event(order, type, actor, now=now, **fields)
-    event.save()
-    return event
-
-
-def new_event(
-    order: Order,
-    type: EventType,
-    actor: Actor,
-    *,
-    now: datetime | None = None,
-    **fields: Any,
-) -> OrderEvent:
-    """An unsaved timeline entry (for ``bulk_create``)."""
-    return OrderEvent(
-        order=order,
-        created_at=now or timezone.now(),
-        type=type,
-        actor_kind=actor.kind,
-        actor_user=actor.membership.user if actor.membership else None,
-        actor_label=actor.label,
-        **fields,
-    )
+# The timeline's writers live in ``orders.events``; these names stay for callers.
+record_event = order_events.record
+new_event = order_events.build
 
 
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Count, Max, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -448,20 +447,14 @@ def batch(request: HttpRequest) -> HttpResponse:
             total=count,
         )
         return redirect("orders:job", job_id=job.pk)
-    with transaction.atomic():
-        locked = list(
-            selected.select_for_update(of=("self",), no_key=True)
-            .select_related("shop")
-            .order_by("pk")
-        )
-        if by_filter and len(locked) != count:
-            outcomes = (
-                None  # the set changed while locking: nothing done, confirm again
-            )
-        else:
-            outcomes = actions.perform_batch_on_locked(
-                locked, action, ws.actor, **cleaned
-            )
+    run = actions.run_batch(
+        ws.actor,
+        action,
+        selected,
+        expected_count=count if by_filter else None,
+        **cleaned,
+    )
+    locked, outcomes = run.orders, run.outcomes  # outcomes None: the set changed
     if outcomes is None:
         context.update({"count": len(locked), "changed": True})
         return render(request, "orders/batch_confirm.html", context)

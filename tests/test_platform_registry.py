@@ -8,8 +8,8 @@ import pytest
 from aftersales import messaging
 from integrations.models import InboundEvent
 from logistics.print_batches import handover_action
-from orders.choices import Role
 from oms.management.commands.seed_demo import demo_shops
+from orders.choices import Role
 from orders.platforms import platform_codes
 from tests.factories import MembershipFactory, ShopFactory, make_order
 

@@ -4,7 +4,6 @@ Views parse input, call a selector or one service, and render. Every action is t
 service the dashboard uses; errors are the services' own, in the one API error shape.
 """
 
-from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -25,7 +24,7 @@ from orders.permissions import Scope
 from orders.platforms import get_spec
 from orders.privacy import shows_full_phone
 from orders.selectors import filter_orders, orders_of, sync_window
-from orders.services import apply_event, apply_event_to_locked, policy_for
+from orders.services import apply_event, policy_for
 
 ERRORS = {
     400: s.ErrorOutput,
@@ -369,24 +368,16 @@ class OrderBatchApi(OmsApiView):
             raise NotFound("No such batch action.", action=action)
         data = _valid(BATCH_INPUTS[action], request)
         ids = list(dict.fromkeys(data.pop("ids")))
-        with transaction.atomic():
-            # Locked in id order, so two overlapping batches never deadlock.
-            locked = list(
-                orders_of(self.ctx.organisation, self.ctx.shop_ids)
-                .select_for_update(of=("self",), no_key=True)
-                .select_related("shop")
-                .filter(pk__in=ids)
-                .order_by("pk")
-            )
-            if action == "cancel":
-                outcomes = apply_event_to_locked(
-                    locked, "cancel", self.ctx.actor, reason=data["reason"]
-                )
-            else:
-                reason = data.pop("reason", "")
-                outcomes = actions.perform_on_locked(
-                    locked, action, self.ctx.actor, data=data, reason=reason
-                )
+        reason = data.pop("reason", "")
+        run = actions.run_batch(
+            self.ctx.actor,
+            action,
+            orders_of(self.ctx.organisation, self.ctx.shop_ids).filter(pk__in=ids),
+            data=data,
+            reason=reason,
+            invalid_input_refuses_each=False,
+        )
+        locked, outcomes = run.orders, run.outcomes
         by_id = dict(zip([order.pk for order in locked], outcomes, strict=True))
         results = []
         for order_id in ids:

@@ -326,3 +326,21 @@ def test_the_order_page_shows_a_paused_auto_confirm(db, client, settings):
     page = client.get(f"/orders/{order.pk}/", HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200
     assert "paused while a refund is open" in page.content.decode()
+
+
+def test_an_overlay_a_case_raises_is_committed_with_its_order_entry(db):
+    # given an order without a cancel request
+    shop = ShopFactory(platform="tiktok")
+    order = make_order(shop, "AWAITING_SHIPMENT")
+    version, events = order.version, order.events.count()
+
+    # when a cancel case opens (raising cancel_requested on the order)
+    services.open_case(order, CaseKind.CANCEL, platform(order), reason="changed_mind")
+
+    # then the version bump comes with exactly one order entry, which names the overlay
+    order = reload(order)
+    assert order.cancel_requested is True
+    assert (order.version, order.events.count()) == (version + 1, events + 1)
+    entry = order.events.latest("id")
+    assert (entry.type, entry.action) == (EventType.AFTERSALES, "cancel.open")
+    assert entry.data["overlays"] == {"cancel_requested": [False, True]}
