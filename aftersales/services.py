@@ -47,6 +47,7 @@ from oms.core.errors import (
 )
 from oms.core.input import first_text_problem
 from oms.core.money import parse_amount
+from orders import effects
 from orders.choices import ActorKind, EventType, Stage
 from orders.machine import (
     ACCEPT_PROPOSAL,
@@ -757,8 +758,6 @@ def _log(
 def _publish_after_commit(case: Case, event_type: str) -> None:
     """The case's webhook, durable: an outbox entry in the case's transaction, sent by
     the relay after the commit (or by beat if the worker died)."""
-    from integrations import webhooks
-
     payload = {
         "case": {
             "id": case.pk,
@@ -775,7 +774,7 @@ def _publish_after_commit(case: Case, event_type: str) -> None:
             "due_at": case.due_at.isoformat() if case.due_at else None,
         }
     }
-    webhooks.emit_event(
+    effects.publish(
         organisation_id=case.organisation_id, event_type=event_type, data=payload
     )
 

@@ -19,7 +19,7 @@ class IntegrationsConfig(AppConfig):
         # Order events (through the outbox) → outbound webhook deliveries.
         effects.register(webhooks.on_order_events)
         # Other events published durably (after-sales cases) → deliveries.
-        effects.register(webhooks.on_publish, topic=webhooks.PUBLISH_TOPIC)
+        effects.register(webhooks.on_publish, topic=effects.PUBLISHED)
         # The retry sweep, run by beat through orders.run_job("webhooks").
         JOBS["webhooks"] = webhooks.run_job
         # Crash recovery for platform pushes left unprocessed (integrations/inbound.py).

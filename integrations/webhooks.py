@@ -622,25 +622,17 @@ def publish(
     return ids
 
 
-PUBLISH_TOPIC = "webhook"
+PUBLISH_TOPIC = "webhook"  # orders.effects.PUBLISHED
 
 
 def emit_event(*, organisation_id: int, event_type: str, data: dict) -> None:
-    """Publish ``event_type`` durably: an outbox entry in the caller's transaction,
-    with the event's id and time fixed now, delivered by the relay once."""
+    """Publish ``event_type`` durably (``orders.effects.publish``), checking its name."""
     from orders import effects
 
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    effects.emit(
-        PUBLISH_TOPIC,
-        {
-            "organisation_id": organisation_id,
-            "event_type": event_type,
-            "event_id": str(uuid.uuid4()),
-            "created": timezone.now().isoformat(),
-            "data": _jsonable(data),
-        },
+    effects.publish(
+        organisation_id=organisation_id, event_type=event_type, data=_jsonable(data)
     )
 
 

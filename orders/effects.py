@@ -21,11 +21,14 @@ again if its transaction fails); they should write rows and only enqueue work wi
 blocking the others.
 """
 
+import json
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
@@ -75,6 +78,26 @@ def emit(topic: str, data: dict) -> OutboxEntry:
     entry_id = entry.pk
     transaction.on_commit(lambda: _nudge([entry_id]))
     return entry
+
+
+# The topic of events published to the organisation's subscribers (``publish``).
+PUBLISHED = "webhook"
+
+
+def publish(*, organisation_id: int, event_type: str, data: dict) -> OutboxEntry:
+    """Publish ``event_type`` (e.g. ``aftersales.opened``) durably: an outbox entry in
+    the caller's transaction, with the event's id and time fixed now, handed after the
+    commit to the handlers registered for ``PUBLISHED`` (the outbound webhooks)."""
+    return emit(
+        PUBLISHED,
+        {
+            "organisation_id": organisation_id,
+            "event_type": event_type,
+            "event_id": str(uuid.uuid4()),
+            "created": timezone.now().isoformat(),
+            "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
+        },
+    )
 
 
 def _nudge(entry_ids: list[int]) -> None:
